@@ -1,0 +1,80 @@
+//! Manual injection (`injector kube-inject`): every pod in a multi-document
+//! manifest goes through the same engine as the webhook, offline.
+
+use serde_json::Value;
+
+use crate::engine::{Engine, InjectError, Outcome, PodRequest};
+use crate::manifest::{ShapeError, for_each_pod};
+use crate::yaml;
+
+/// Why a manifest could not be injected. Nothing is written in that case.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeInjectError {
+    #[error("input is not valid YAML: {0}")]
+    Yaml(String),
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
+    #[error("{object}: {source}")]
+    Inject {
+        object: String,
+        #[source]
+        source: InjectError,
+    },
+    #[error("cannot write YAML: {0}")]
+    Output(String),
+}
+
+/// The injected manifest and what was skipped, and why.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub output: String,
+    pub skipped: Vec<String>,
+    pub injected: usize,
+}
+
+/// Injects every pod of the manifest `input`. Other kinds pass through.
+pub fn kube_inject(engine: &Engine, input: &str) -> Result<Report, KubeInjectError> {
+    let mut docs =
+        yaml::parse_documents(input).map_err(|e| KubeInjectError::Yaml(e.to_string()))?;
+    let mut report = Report::default();
+    for (i, doc) in docs.iter_mut().enumerate() {
+        for_each_pod(doc, i + 1, &mut |site| {
+            let req = PodRequest {
+                pod: site.pod,
+                namespace: &site.namespace,
+                namespace_labels: None,
+                workload: Some(&site.workload),
+            };
+            let outcome = engine
+                .process(&req)
+                .map_err(|source| KubeInjectError::Inject {
+                    object: site.object.clone(),
+                    source,
+                })?;
+            match outcome {
+                Outcome::Skipped(d) => report.skipped.push(format!(
+                    "{}: not injected ({}): {}",
+                    site.object, d.reason, d.detail
+                )),
+                Outcome::Injected(injection) => {
+                    *site.pod = injection.pod;
+                    report.injected += 1;
+                }
+            }
+            Ok::<(), KubeInjectError>(())
+        })?;
+    }
+    report.output = write_documents(&docs)?;
+    Ok(report)
+}
+
+fn write_documents(docs: &[Value]) -> Result<String, KubeInjectError> {
+    let mut out = String::new();
+    for doc in docs {
+        if !out.is_empty() {
+            out.push_str("---\n");
+        }
+        out.push_str(&yaml::to_string(doc).map_err(|e| KubeInjectError::Output(e.to_string()))?);
+    }
+    Ok(out)
+}

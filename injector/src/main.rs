@@ -1,0 +1,146 @@
+//! `injector`: the admission webhook, `kube-inject` and `check`.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use injector::{Engine, RawConfig};
+
+#[derive(Parser)]
+#[command(version, about = "Kubernetes sidecar injector")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inject sidecars into the pods of a manifest, offline, like
+    /// `istioctl kube-inject`.
+    KubeInject(KubeInjectArgs),
+    /// Explain, for each pod of a manifest, whether and why it would be
+    /// injected.
+    Check(CheckArgs),
+}
+
+/// Where the configuration comes from; the embedded default when no flag
+/// is given.
+#[derive(Args)]
+struct ConfigArgs {
+    /// The `config` key: a file holding it raw, or the istio-sidecar-injector ConfigMap.
+    #[arg(long, value_name = "FILE")]
+    inject_config: Option<PathBuf>,
+    /// The `mesh` key: a file holding it raw, or the istio ConfigMap.
+    #[arg(long, value_name = "FILE")]
+    mesh_config: Option<PathBuf>,
+    /// The `values` key: a file holding it raw, or the istio-sidecar-injector ConfigMap.
+    #[arg(long, value_name = "FILE")]
+    values: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    fn engine(&self) -> anyhow::Result<Engine> {
+        let raw = RawConfig::from_files(
+            self.inject_config.as_deref(),
+            self.values.as_deref(),
+            self.mesh_config.as_deref(),
+        )?;
+        Ok(Engine::compile(raw.parse()?, 0)?)
+    }
+}
+
+#[derive(Args)]
+struct KubeInjectArgs {
+    /// The manifest to inject (`-` for standard input).
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    filename: String,
+    /// Where to write the result (standard output by default).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// The manifest whose pods to explain (`-` for standard input).
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    filename: String,
+    /// The namespace's labels (`k=v,k=v`), to include the namespace layer
+    /// the webhook applies.
+    #[arg(long, value_name = "LABELS")]
+    namespace_labels: Option<String>,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+fn read_input(name: &str) -> anyhow::Result<String> {
+    if name == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading standard input")?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(name).with_context(|| format!("reading {name}"))
+    }
+}
+
+fn parse_labels(text: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut labels = BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((k, v)) = pair.split_once('=') else {
+            bail!("namespace label {pair:?} is not key=value");
+        };
+        labels.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(labels)
+}
+
+fn kube_inject(args: &KubeInjectArgs) -> anyhow::Result<()> {
+    let engine = args.config.engine()?;
+    let input = read_input(&args.filename)?;
+    let report = injector::kube_inject::kube_inject(&engine, &input)?;
+    for line in &report.skipped {
+        eprintln!("{line}");
+    }
+    match &args.output {
+        Some(path) => std::fs::write(path, &report.output)
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => std::io::stdout()
+            .write_all(report.output.as_bytes())
+            .context("writing standard output")?,
+    }
+    Ok(())
+}
+
+fn check(args: &CheckArgs) -> anyhow::Result<()> {
+    let engine = args.config.engine()?;
+    let input = read_input(&args.filename)?;
+    let labels = args
+        .namespace_labels
+        .as_deref()
+        .map(parse_labels)
+        .transpose()?;
+    let report = injector::check::check(&engine, &input, labels.as_ref())?;
+    print!("{report}");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::KubeInject(args) => kube_inject(args),
+        Command::Check(args) => check(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The template data: what a template can read, under the same names as
+//! Istio's (`ObjectMeta`, `Spec`, `Values`, `MeshConfig`, `ProxyConfig`, ...)
+//! so template authors can move between the two.
+
+use handlebars::Context;
+use serde_json::{Map, Value, json};
+
+use crate::annotations;
+use crate::config::Config;
+
+/// The proxy's user and group id, as in Istio.
+pub const PROXY_UID: u32 = 1337;
+pub const PROXY_GID: u32 = 1337;
+
+/// Why the per-pod data could not be built (a bad annotation value).
+#[derive(Debug, thiserror::Error)]
+#[error("annotation {annotation:?}: {message}")]
+pub struct DataError {
+    pub annotation: String,
+    pub message: String,
+}
+
+/// The parts of the template data that depend only on the configuration,
+/// computed once per snapshot.
+#[derive(Debug)]
+pub struct TemplateInputs {
+    values: Value,
+    mesh: Value,
+    default_proxy_config: Map<String, Value>,
+    revision: String,
+    proxy_image: String,
+    proxy_init_image: String,
+    native_sidecars: bool,
+}
+
+/// The per-pod parts of the template data.
+#[derive(Debug)]
+pub struct TemplateData<'a> {
+    /// The pod's metadata and spec (any earlier injection already removed).
+    pub metadata: &'a Value,
+    pub spec: &'a Value,
+    /// Name and namespace of the owning workload (or of the pod).
+    pub workload_name: &'a str,
+    pub namespace: &'a str,
+    /// Kind and apiVersion of the owning workload.
+    pub workload_kind: &'a str,
+    pub workload_api_version: &'a str,
+}
+
+impl TemplateInputs {
+    pub fn new(config: &Config) -> Self {
+        let values = config.values.clone();
+        let global = |key: &str| values.pointer(&format!("/global/{key}")).cloned();
+        let hub = global("hub").and_then(as_string).unwrap_or_default();
+        let tag = global("tag").map(scalar_text).unwrap_or_default();
+        let image_of = |pointer: &str, default: &str| {
+            let name = values
+                .pointer(pointer)
+                .cloned()
+                .and_then(as_string)
+                .unwrap_or_else(|| default.to_string());
+            image_reference(&hub, &name, &tag)
+        };
+        let revision = values
+            .get("revision")
+            .cloned()
+            .and_then(as_string)
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| "default".to_string());
+        TemplateInputs {
+            proxy_image: image_of("/global/proxy/image", "proxyv2"),
+            proxy_init_image: image_of("/global/proxy_init/image", "proxyv2"),
+            native_sidecars: global("nativeSidecar")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
+            revision,
+            mesh: serde_json::to_value(&config.mesh).unwrap_or_default(),
+            default_proxy_config: config.mesh.default_config.clone(),
+            values,
+        }
+    }
+
+    /// The control-plane revision this configuration serves.
+    pub fn revision(&self) -> &str {
+        &self.revision
+    }
+
+    /// Whether the proxy runs as a native sidecar for this pod: the
+    /// `sidecar.istio.io/nativeSidecar` annotation, else `global.nativeSidecar`.
+    pub fn native_sidecars(&self, metadata: &Value) -> Result<bool, DataError> {
+        Ok(annotations::native_sidecar(metadata)?.unwrap_or(self.native_sidecars))
+    }
+
+    /// Whether the proxy must start before the application containers.
+    pub fn hold_application(proxy_config: &Value) -> bool {
+        proxy_config
+            .get("holdApplicationUntilProxyStarts")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    /// Builds the handlebars context for one pod, and returns the effective
+    /// proxy config with it (the merge needs it for container ordering).
+    pub fn context(&self, pod: &TemplateData<'_>) -> Result<(Context, Value), DataError> {
+        let overrides = annotations::proxy_config(pod.metadata)?;
+        let mut proxy_config = self.default_proxy_config.clone();
+        if let Some(Value::Object(o)) = &overrides {
+            overlay(&mut proxy_config, o);
+        }
+        if self
+            .values
+            .pointer("/global/proxy/holdApplicationUntilProxyStarts")
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
+            proxy_config
+                .entry("holdApplicationUntilProxyStarts")
+                .or_insert(Value::Bool(true));
+        }
+        let proxy_config = Value::Object(proxy_config);
+        let proxy_image = match annotations::get(pod.metadata, annotations::PROXY_IMAGE) {
+            Some(image) => annotations::image(annotations::PROXY_IMAGE, image)?.to_string(),
+            None => self.proxy_image.clone(),
+        };
+        let data = json!({
+            "ObjectMeta": pod.metadata,
+            "Spec": pod.spec,
+            "Values": self.values,
+            "MeshConfig": self.mesh,
+            "ProxyConfig": proxy_config,
+            "ProxyConfigOverrides": overrides.unwrap_or_else(|| json!({})),
+            "Revision": self.revision,
+            "ProxyImage": proxy_image,
+            "ProxyInitImage": self.proxy_init_image,
+            "ProxyUID": PROXY_UID,
+            "ProxyGID": PROXY_GID,
+            "NativeSidecars": self.native_sidecars(pod.metadata)?,
+            "DeploymentMeta": {"name": pod.workload_name, "namespace": pod.namespace},
+            "TypeMeta": {"kind": pod.workload_kind, "apiVersion": pod.workload_api_version},
+        });
+        Ok((Context::from(data), proxy_config))
+    }
+}
+
+/// Deep overlay of `top` onto `base`: maps merge, everything else replaces.
+fn overlay(base: &mut Map<String, Value>, top: &Map<String, Value>) {
+    for (k, v) in top {
+        match (base.get_mut(k), v) {
+            (Some(Value::Object(b)), Value::Object(t)) => overlay(b, t),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+fn as_string(v: Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn scalar_text(v: Value) -> String {
+    match v {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
+/// `hub/name:tag`, unless `name` is already a full reference (has a `/`).
+fn image_reference(hub: &str, name: &str, tag: &str) -> String {
+    if name.contains('/') || hub.is_empty() {
+        return name.to_string();
+    }
+    if tag.is_empty() {
+        format!("{hub}/{name}")
+    } else {
+        format!("{hub}/{name}:{tag}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references() {
+        assert_eq!(
+            image_reference("docker.io/istio", "proxyv2", "1.28.0"),
+            "docker.io/istio/proxyv2:1.28.0"
+        );
+        assert_eq!(
+            image_reference("docker.io/istio", "my.reg/proxy:1", "1.28.0"),
+            "my.reg/proxy:1"
+        );
+    }
+
+    #[test]
+    fn overlay_merges_maps_deeply() {
+        let mut base = json!({"a": {"x": 1, "y": 1}, "b": 1})
+            .as_object()
+            .cloned()
+            .unwrap();
+        overlay(
+            &mut base,
+            json!({"a": {"y": 2}, "c": 3}).as_object().unwrap(),
+        );
+        assert_eq!(
+            Value::Object(base),
+            json!({"a": {"x": 1, "y": 2}, "b": 1, "c": 3})
+        );
+    }
+}
