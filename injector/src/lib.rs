@@ -14,6 +14,7 @@ pub mod kube_inject;
 pub mod manifest;
 pub mod merge;
 pub mod selector;
+pub mod snapshot;
 pub mod status;
 pub mod template;
 pub mod workload;
