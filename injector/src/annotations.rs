@@ -17,6 +17,7 @@ pub const NATIVE_SIDECAR: &str = "sidecar.istio.io/nativeSidecar";
 pub const STATUS: &str = "sidecar.istio.io/status";
 pub const OVERRIDES: &str = "proxy.istio.io/overrides";
 pub const TEMPLATES: &str = "inject.istio.io/templates";
+pub const STATUS_PORT: &str = "status.sidecar.istio.io/port";
 
 /// How each interpreted annotation's value is checked.
 #[derive(Clone, Copy)]
@@ -60,7 +61,7 @@ const CHECKED: &[(&str, Check)] = &[
         "traffic.sidecar.istio.io/kubevirtInterfaces",
         Check::Interfaces,
     ),
-    ("status.sidecar.istio.io/port", Check::Port),
+    (STATUS_PORT, Check::Port),
     (
         "readiness.status.sidecar.istio.io/initialDelaySeconds",
         Check::Count,

@@ -13,6 +13,7 @@ use crate::annotations;
 use crate::config::Config;
 use crate::decision::{self, Decision, Subject, Trace};
 use crate::merge::{self, Injected, Overrides};
+use crate::probes;
 use crate::status::Status;
 use crate::template::{DataError, TemplateData, TemplateError, TemplateInputs, Templates};
 use crate::workload::Workload;
@@ -265,6 +266,7 @@ impl Engine {
         }
         let mut overrides = recorded_overrides(&pod)?;
         if let Some(status) = status_of(&pod)? {
+            probes::restore(&mut pod, merge::PROXY_CONTAINER);
             merge::strip_injected(&mut pod, &status);
         }
         remove_annotations(&mut pod, &[annotations::STATUS, annotations::OVERRIDES]);
@@ -304,6 +306,14 @@ impl Engine {
             }
         }
         merge::apply_overrides(&mut pod, &overrides);
+        let sidecars: Vec<String> = injected
+            .init_containers
+            .iter()
+            .chain(&injected.containers)
+            .cloned()
+            .collect();
+        let probers = probes::rewrite(&mut pod, &sidecars, self.inputs.probe_port(&metadata));
+        probes::hand_to_proxy(&mut pod, merge::PROXY_CONTAINER, &probers);
         merge::order(
             &mut pod,
             &injected,

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod kube_inject;
 pub mod manifest;
 pub mod merge;
+pub mod probes;
 pub mod selector;
 pub mod snapshot;
 pub mod status;

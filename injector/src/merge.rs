@@ -183,10 +183,10 @@ impl Injected {
     }
 
     fn list(&self, list: &str) -> &[String] {
-        if list == "initContainers" {
-            &self.init_containers
-        } else {
-            &self.containers
+        match list {
+            "initContainers" => &self.init_containers,
+            "volumes" => &self.volumes,
+            _ => &self.containers,
         }
     }
 }
@@ -230,13 +230,13 @@ fn push(spec: &mut Map<String, Value>, list: &str, item: Value) {
     }
 }
 
-/// Puts the containers in Istio's order: injected init containers first
-/// (so traffic capture runs before anything else), injected containers
-/// after the application's, except the proxy, which goes first when the
-/// application must wait for it.
+/// Puts the containers in Istio's order: injected init containers (and
+/// volumes) first, so traffic capture runs before anything else; injected
+/// containers after the application's, except the proxy, which goes first
+/// when the application must wait for it.
 pub fn order(pod: &mut Value, injected: &Injected, hold_application: bool) {
     let Some(spec) = spec_mut(pod) else { return };
-    for list in CONTAINER_LISTS {
+    for list in ["initContainers", "containers", "volumes"] {
         let Some(Value::Array(items)) = spec.get_mut(list) else {
             continue;
         };
@@ -245,8 +245,8 @@ pub fn order(pod: &mut Value, injected: &Injected, hold_application: bool) {
             let pos = name_of(c).and_then(|n| names.iter().position(|i| i == n));
             match (list, pos) {
                 (_, Some(_)) if hold_application && name_of(c) == Some(PROXY_CONTAINER) => (0, 0),
-                ("initContainers", Some(p)) => (0, p + 1),
-                ("initContainers", None) => (1, 0),
+                ("initContainers" | "volumes", Some(p)) => (0, p + 1),
+                ("initContainers" | "volumes", None) => (1, 0),
                 (_, None) => (1, 0),
                 (_, Some(p)) => (2, p),
             }

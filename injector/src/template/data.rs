@@ -31,6 +31,8 @@ pub struct TemplateInputs {
     proxy_image: String,
     proxy_init_image: String,
     native_sidecars: bool,
+    status_port: u16,
+    rewrite_probes: bool,
 }
 
 /// The per-pod parts of the template data.
@@ -73,6 +75,14 @@ impl TemplateInputs {
             native_sidecars: global("nativeSidecar")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
+            status_port: global("proxy")
+                .and_then(|p| p.get("statusPort")?.as_u64())
+                .and_then(|p| u16::try_from(p).ok())
+                .unwrap_or(0),
+            rewrite_probes: values
+                .pointer("/sidecarInjectorWebhook/rewriteAppHTTPProbe")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
             revision,
             mesh: serde_json::to_value(&config.mesh).unwrap_or_default(),
             default_proxy_config: config.mesh.default_config.clone(),
@@ -89,6 +99,18 @@ impl TemplateInputs {
     /// `sidecar.istio.io/nativeSidecar` annotation, else `global.nativeSidecar`.
     pub fn native_sidecars(&self, metadata: &Value) -> Result<bool, DataError> {
         Ok(annotations::native_sidecar(metadata)?.unwrap_or(self.native_sidecars))
+    }
+
+    /// The agent's status port for this pod (`status.sidecar.istio.io/port`,
+    /// else `global.proxy.statusPort`), which app probes are rewritten to;
+    /// 0 when probes must not be rewritten. The annotation was validated.
+    pub fn probe_port(&self, metadata: &Value) -> u16 {
+        if !self.rewrite_probes {
+            return 0;
+        }
+        annotations::get(metadata, annotations::STATUS_PORT)
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(self.status_port)
     }
 
     /// Whether the proxy must start before the application containers.
@@ -118,10 +140,16 @@ impl TemplateInputs {
                 .or_insert(Value::Bool(true));
         }
         let proxy_config = Value::Object(proxy_config);
-        let proxy_image = match annotations::get(pod.metadata, annotations::PROXY_IMAGE) {
-            Some(image) => annotations::image(annotations::PROXY_IMAGE, image)?.to_string(),
-            None => self.proxy_image.clone(),
-        };
+        // The capture init container runs the proxy image too, so the
+        // annotation replaces both, as in Istio.
+        let (proxy_image, proxy_init_image) =
+            match annotations::get(pod.metadata, annotations::PROXY_IMAGE) {
+                Some(image) => {
+                    let image = annotations::image(annotations::PROXY_IMAGE, image)?;
+                    (image.to_string(), image.to_string())
+                }
+                None => (self.proxy_image.clone(), self.proxy_init_image.clone()),
+            };
         let data = json!({
             "ObjectMeta": pod.metadata,
             "Spec": pod.spec,
@@ -131,7 +159,7 @@ impl TemplateInputs {
             "ProxyConfigOverrides": overrides.unwrap_or_else(|| json!({})),
             "Revision": self.revision,
             "ProxyImage": proxy_image,
-            "ProxyInitImage": self.proxy_init_image,
+            "ProxyInitImage": proxy_init_image,
             "ProxyUID": PROXY_UID,
             "ProxyGID": PROXY_GID,
             "NativeSidecars": self.native_sidecars(pod.metadata)?,
