@@ -16,6 +16,7 @@ pub mod merge;
 pub mod probes;
 pub mod selector;
 pub mod snapshot;
+pub mod source;
 pub mod status;
 pub mod template;
 pub mod workload;

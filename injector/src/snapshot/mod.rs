@@ -5,6 +5,10 @@
 //! a template rollout costs an admission nothing; a request keeps the engine
 //! it started with even if a swap happens mid-request.
 
+pub mod client;
+pub mod local;
+pub mod versioner;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -1,0 +1,317 @@
+//! The injector's side of the config plane: a stream from the config server
+//! whose snapshots are compiled once each and published to the
+//! [`SnapshotStore`] the webhook reads.
+//!
+//! The stream is the only way configuration changes, and losing it must not
+//! cost an admission: the store keeps its engine while the client reconnects
+//! with jittered exponential backoff (many replicas losing one server must
+//! not come back in lockstep). Every snapshot is answered: ACK once it is
+//! being served, NACK with the engine's error when it cannot be, in which
+//! case the previous engine stays.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use proto::SnapshotServiceClient;
+use proto::v1::{Ack, Identity, Nack, Snapshot, StreamRequest, stream_request};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+use crate::config::{CONFIG_KEY, MESH_KEY, RawConfig, Text, VALUES_KEY};
+use crate::engine::Engine;
+use crate::snapshot::SnapshotStore;
+use crate::snapshot::versioner::BuildError;
+
+/// The first reconnection delay; doubled per failed attempt up to
+/// [`MAX_BACKOFF`]. A replica whose stream just broke (a config server
+/// restart, a rollout) is back within a fraction of a second.
+const MIN_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Bounds each connection attempt, so an unreachable address fails into
+/// backoff instead of hanging.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// HTTP/2 pings detect a server that vanished without closing the
+/// connection (a node lost, a partition), which a quiet stream never would.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// TLS files for the channel to the config server.
+#[derive(Clone, Debug)]
+pub struct ClientTls {
+    /// The CA that signs the server's certificate; the system roots are not
+    /// consulted.
+    pub ca: PathBuf,
+    /// A client certificate and key, for a server requiring mutual TLS.
+    pub identity: Option<(PathBuf, PathBuf)>,
+    /// The name to verify in the server's certificate, when it is not the
+    /// URL's host.
+    pub domain: Option<String>,
+}
+
+/// Why the client cannot start. Once running it never fails: it retries.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid config server URL {url:?}: {source}")]
+    Url {
+        url: String,
+        source: tonic::transport::Error,
+    },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid TLS settings for the config server: {0}")]
+    Tls(tonic::transport::Error),
+}
+
+/// Why one connection to the config server ended.
+#[derive(Debug, thiserror::Error)]
+enum StreamError {
+    #[error("cannot connect: {0}")]
+    Connect(tonic::transport::Error),
+    #[error("stream failed: {0}")]
+    Status(#[from] tonic::Status),
+    #[error("the server closed the stream")]
+    Closed,
+}
+
+/// A configured, not yet connected, client.
+#[derive(Clone, Debug)]
+pub struct Client {
+    endpoint: Endpoint,
+    identity: Identity,
+}
+
+impl Client {
+    /// Checks the URL and reads the TLS files; nothing is connected yet.
+    pub fn new(url: &str, identity: Identity, tls: Option<&ClientTls>) -> Result<Self, ClientError> {
+        let endpoint = Endpoint::from_shared(url.to_string())
+            .map_err(|source| ClientError::Url {
+                url: url.to_string(),
+                source,
+            })?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+            .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+            .keep_alive_while_idle(true);
+        let endpoint = match tls {
+            Some(tls) => endpoint
+                .tls_config(tls_config(tls)?)
+                .map_err(ClientError::Tls)?,
+            None => endpoint,
+        };
+        Ok(Client { endpoint, identity })
+    }
+
+    /// Streams snapshots into `store` for as long as the future is polled,
+    /// reconnecting whenever the stream ends.
+    pub async fn run(self, store: Arc<SnapshotStore>) {
+        let mut delay = Backoff::default();
+        loop {
+            let ended = self.stream_once(&store, &mut delay).await;
+            let wait = delay.next();
+            tracing::warn!(
+                url = %self.endpoint.uri(),
+                error = %ended,
+                retry_in_ms = wait.as_millis() as u64,
+                "config server stream ended; serving the last good snapshot"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One connection: hello, then answer every snapshot until it breaks.
+    async fn stream_once(&self, store: &SnapshotStore, delay: &mut Backoff) -> StreamError {
+        let channel: Channel = match self.endpoint.connect().await {
+            Ok(channel) => channel,
+            Err(e) => return StreamError::Connect(e),
+        };
+        let (replies, outbound) = mpsc::channel(4);
+        let hello = StreamRequest {
+            kind: Some(stream_request::Kind::Hello(self.identity.clone())),
+        };
+        // The receiver is alive: it is moved into the request just below.
+        let _ = replies.send(hello).await;
+        let mut client = SnapshotServiceClient::new(channel);
+        let mut snapshots = match client.stream(ReceiverStream::new(outbound)).await {
+            Ok(response) => response.into_inner(),
+            Err(status) => return status.into(),
+        };
+        loop {
+            let snapshot = match snapshots.message().await {
+                Ok(Some(snapshot)) => snapshot,
+                Ok(None) => return StreamError::Closed,
+                Err(status) => return status.into(),
+            };
+            delay.reset();
+            let reply = apply(snapshot, store).await;
+            if replies.send(reply).await.is_err() {
+                return StreamError::Closed;
+            }
+        }
+    }
+}
+
+fn tls_config(tls: &ClientTls) -> Result<ClientTlsConfig, ClientError> {
+    let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(&tls.ca)?));
+    if let Some((cert, key)) = &tls.identity {
+        config = config.identity(tonic::transport::Identity::from_pem(read(cert)?, read(key)?));
+    }
+    if let Some(domain) = &tls.domain {
+        config = config.domain_name(domain.clone());
+    }
+    Ok(config)
+}
+
+fn read(path: &PathBuf) -> Result<Vec<u8>, ClientError> {
+    std::fs::read(path).map_err(|source| ClientError::Read {
+        path: path.clone(),
+        source,
+    })
+}
+
+/// Serves `snapshot` if it can be, and says which way it went.
+async fn apply(snapshot: Snapshot, store: &SnapshotStore) -> StreamRequest {
+    let outcome = match check_version(&snapshot.min_injector_version) {
+        Err(message) => Err(message),
+        // The same content as the engine serving: nothing to compile.
+        Ok(()) if store.load().is_some_and(|e| e.hash() == snapshot.hash) => Ok(()),
+        Ok(()) => compile(&snapshot).await.map(|engine| store.publish(engine)),
+    };
+    let kind = match outcome {
+        Ok(()) => {
+            tracing::info!(version = snapshot.version, hash = %snapshot.hash, "serving snapshot");
+            stream_request::Kind::Ack(Ack {
+                hash: snapshot.hash,
+                version: snapshot.version,
+            })
+        }
+        Err(error) => {
+            tracing::warn!(
+                version = snapshot.version,
+                hash = %snapshot.hash,
+                %error,
+                "rejected snapshot; keeping the previous one"
+            );
+            stream_request::Kind::Nack(Nack {
+                hash: snapshot.hash,
+                version: snapshot.version,
+                error,
+            })
+        }
+    };
+    StreamRequest { kind: Some(kind) }
+}
+
+/// Compiles the snapshot's texts with this binary's engine, off the
+/// runtime's threads.
+async fn compile(snapshot: &Snapshot) -> Result<Engine, String> {
+    let source = format!("snapshot {} from the config server", snapshot.version);
+    let raw = RawConfig {
+        config: Text::new(snapshot.config.clone(), source.clone(), CONFIG_KEY),
+        values: Text::new(snapshot.values.clone(), source.clone(), VALUES_KEY),
+        mesh: Text::new(snapshot.mesh.clone(), source, MESH_KEY),
+    };
+    let version = snapshot.version;
+    tokio::task::spawn_blocking(move || -> Result<Engine, BuildError> {
+        Ok(Engine::compile(raw.parse()?, version)?)
+    })
+    .await
+    .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
+    .map_err(|e| e.to_string())
+}
+
+/// Refuses a snapshot that declares it needs a newer injector than this one.
+fn check_version(required: &str) -> Result<(), String> {
+    if required.is_empty() {
+        return Ok(());
+    }
+    let ours = env!("CARGO_PKG_VERSION");
+    match (parse_version(required), parse_version(ours)) {
+        (Some(need), Some(have)) if have >= need => Ok(()),
+        (Some(_), _) => Err(format!(
+            "snapshot requires injector {required} or newer; this injector is {ours}"
+        )),
+        (None, _) => Err(format!(
+            "snapshot requires injector version {required:?}, which is not MAJOR.MINOR.PATCH"
+        )),
+    }
+}
+
+/// `MAJOR.MINOR.PATCH`, ignoring any pre-release or build suffix.
+fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
+    let core = text.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    let version = (parts.next()??, parts.next()??, parts.next()??);
+    parts.next().is_none().then_some(version)
+}
+
+/// Exponential backoff with jitter: each wait is drawn from the upper half
+/// of the current step, so replicas spread out but none retries at once.
+#[derive(Debug)]
+struct Backoff {
+    step: Duration,
+    random: RandomState,
+    attempt: u64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            step: MIN_BACKOFF,
+            random: RandomState::new(),
+            attempt: 0,
+        }
+    }
+}
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        self.attempt += 1;
+        let half = self.step / 2;
+        // RandomState is seeded randomly per process: a dependency-free
+        // source of jitter, which need not be cryptographic.
+        let fraction = (self.random.hash_one(self.attempt) % 1000) as u32;
+        let wait = half + half * fraction / 1000;
+        self.step = (self.step * 2).min(MAX_BACKOFF);
+        wait
+    }
+
+    fn reset(&mut self) {
+        self.step = MIN_BACKOFF;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert_eq!(parse_version("0.10.2"), Some((0, 10, 2)));
+        assert_eq!(parse_version("1.2.3-rc.1"), Some((1, 2, 3)));
+        assert_eq!(parse_version("1.2"), None);
+        assert!(check_version("").is_ok());
+        assert!(check_version("0.0.1").is_ok());
+        let err = check_version("99.0.0").unwrap_err();
+        assert!(err.contains("requires injector 99.0.0 or newer"), "{err}");
+        assert!(check_version("next").is_err());
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_to_a_cap_and_resets() {
+        let mut backoff = Backoff::default();
+        let first = backoff.next();
+        assert!(first >= MIN_BACKOFF / 2 && first <= MIN_BACKOFF, "{first:?}");
+        let waits: Vec<Duration> = (0..20).map(|_| backoff.next()).collect();
+        assert!(waits.iter().all(|w| *w <= MAX_BACKOFF));
+        assert!(waits.last().unwrap() >= &(MAX_BACKOFF / 2));
+        backoff.reset();
+        assert!(backoff.next() <= MIN_BACKOFF);
+    }
+}

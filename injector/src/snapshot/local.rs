@@ -1,0 +1,54 @@
+//! An injector without a config server: the `dir` source runs in-process,
+//! or the embedded default is served, and versions are numbered locally.
+//! This is what lets a single `injector serve` work with no cluster around.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::RawConfig;
+use crate::snapshot::SnapshotStore;
+use crate::snapshot::versioner::{BuildError, Versioner};
+use crate::source::dir::{self, WatchError};
+
+/// Publishes the configuration compiled into the binary, as version 1.
+pub fn serve_embedded(store: &SnapshotStore) -> Result<(), BuildError> {
+    if let Some(engine) = Versioner::new().build(&RawConfig::embedded())? {
+        store.publish(engine);
+    }
+    Ok(())
+}
+
+/// Watches `dir` and publishes each valid change to `store`; an invalid one
+/// is logged and the previous engine stays. Returns once the watch is set up
+/// and the first load has been compiled or refused; the returned future
+/// keeps watching.
+pub async fn watch_dir(
+    dir: &Path,
+    store: Arc<SnapshotStore>,
+) -> Result<impl Future<Output = ()> + Send + 'static, WatchError> {
+    let mut loads = dir::watch(dir, dir::DEFAULT_DEBOUNCE)?;
+    let mut versioner = Versioner::new();
+    if let Some(load) = loads.recv().await {
+        apply(load, &mut versioner, &store).await;
+    }
+    Ok(async move {
+        while let Some(load) = loads.recv().await {
+            apply(load, &mut versioner, &store).await;
+        }
+    })
+}
+
+async fn apply(load: dir::Load, versioner: &mut Versioner, store: &SnapshotStore) {
+    let built = match load {
+        Ok(raw) => versioner.build_blocking(raw).await,
+        Err(e) => Err(e.into()),
+    };
+    match built {
+        Ok(Some(engine)) => {
+            tracing::info!(version = engine.version(), hash = engine.hash(), "serving configuration");
+            store.publish(engine);
+        }
+        Ok(None) => tracing::debug!("configuration reloaded without changes"),
+        Err(error) => tracing::warn!(%error, "configuration not applied; keeping the previous one"),
+    }
+}
