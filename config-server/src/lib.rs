@@ -1,1 +1,17 @@
+//! The config plane's server: watches the injector's inputs (two ConfigMaps,
+//! or a directory), validates every change with the injection engine itself,
+//! and streams each valid configuration as a versioned snapshot to every
+//! injector replica, tracking which replica serves which.
+//!
+//! [`source`] reads the inputs, [`snapshot`] validates and numbers them,
+//! [`hub`] holds what the server knows, [`service`] is the gRPC face of the
+//! hub, and [`status`] prints it for `config-server status`.
 
+pub mod hub;
+pub mod serve;
+pub mod service;
+pub mod snapshot;
+pub mod source;
+pub mod status;
+
+pub use serve::{ServeError, ServeOptions, ServerTls, SourceSpec, serve};

@@ -89,22 +89,15 @@ pub struct Client {
 
 impl Client {
     /// Checks the URL and reads the TLS files; nothing is connected yet.
-    pub fn new(url: &str, identity: Identity, tls: Option<&ClientTls>) -> Result<Self, ClientError> {
-        let endpoint = Endpoint::from_shared(url.to_string())
-            .map_err(|source| ClientError::Url {
-                url: url.to_string(),
-                source,
-            })?
-            .connect_timeout(CONNECT_TIMEOUT)
+    pub fn new(
+        url: &str,
+        identity: Identity,
+        tls: Option<&ClientTls>,
+    ) -> Result<Self, ClientError> {
+        let endpoint = endpoint(url, tls)?
             .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
             .keep_alive_timeout(KEEPALIVE_TIMEOUT)
             .keep_alive_while_idle(true);
-        let endpoint = match tls {
-            Some(tls) => endpoint
-                .tls_config(tls_config(tls)?)
-                .map_err(ClientError::Tls)?,
-            None => endpoint,
-        };
         Ok(Client { endpoint, identity })
     }
 
@@ -157,10 +150,30 @@ impl Client {
     }
 }
 
+/// The config server's address with its TLS settings, for the stream and
+/// for one-off calls such as `config-server status`.
+pub fn endpoint(url: &str, tls: Option<&ClientTls>) -> Result<Endpoint, ClientError> {
+    let endpoint = Endpoint::from_shared(url.to_string())
+        .map_err(|source| ClientError::Url {
+            url: url.to_string(),
+            source,
+        })?
+        .connect_timeout(CONNECT_TIMEOUT);
+    match tls {
+        Some(tls) => endpoint
+            .tls_config(tls_config(tls)?)
+            .map_err(ClientError::Tls),
+        None => Ok(endpoint),
+    }
+}
+
 fn tls_config(tls: &ClientTls) -> Result<ClientTlsConfig, ClientError> {
     let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(&tls.ca)?));
     if let Some((cert, key)) = &tls.identity {
-        config = config.identity(tonic::transport::Identity::from_pem(read(cert)?, read(key)?));
+        config = config.identity(tonic::transport::Identity::from_pem(
+            read(cert)?,
+            read(key)?,
+        ));
     }
     if let Some(domain) = &tls.domain {
         config = config.domain_name(domain.clone());
@@ -219,7 +232,10 @@ async fn compile(snapshot: &Snapshot) -> Result<Engine, String> {
     };
     let version = snapshot.version;
     tokio::task::spawn_blocking(move || -> Result<Engine, BuildError> {
-        Ok(Engine::compile(raw.parse()?, version)?)
+        Engine::compile(raw.parse()?, version).map_err(|source| BuildError::Compile {
+            origin: raw.config.origin,
+            source,
+        })
     })
     .await
     .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
@@ -307,7 +323,10 @@ mod tests {
     fn backoff_grows_with_jitter_to_a_cap_and_resets() {
         let mut backoff = Backoff::default();
         let first = backoff.next();
-        assert!(first >= MIN_BACKOFF / 2 && first <= MIN_BACKOFF, "{first:?}");
+        assert!(
+            first >= MIN_BACKOFF / 2 && first <= MIN_BACKOFF,
+            "{first:?}"
+        );
         let waits: Vec<Duration> = (0..20).map(|_| backoff.next()).collect();
         assert!(waits.iter().all(|w| *w <= MAX_BACKOFF));
         assert!(waits.last().unwrap() >= &(MAX_BACKOFF / 2));

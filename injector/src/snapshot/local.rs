@@ -45,7 +45,11 @@ async fn apply(load: dir::Load, versioner: &mut Versioner, store: &SnapshotStore
     };
     match built {
         Ok(Some(engine)) => {
-            tracing::info!(version = engine.version(), hash = engine.hash(), "serving configuration");
+            tracing::info!(
+                version = engine.version(),
+                hash = engine.hash(),
+                "serving configuration"
+            );
             store.publish(engine);
         }
         Ok(None) => tracing::debug!("configuration reloaded without changes"),

@@ -5,7 +5,7 @@
 //! stream of directory or ConfigMap loads into engines this way, so both
 //! number and deduplicate the same way.
 
-use crate::config::{ConfigError, RawConfig};
+use crate::config::{ConfigError, Origin, RawConfig};
 use crate::engine::{self, CompileError, Engine};
 
 /// Why an input could not become an engine.
@@ -13,8 +13,13 @@ use crate::engine::{self, CompileError, Engine};
 pub enum BuildError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error(transparent)]
-    Compile(#[from] CompileError),
+    /// The templates (in the `config` input named) do not compile or do
+    /// not inject the probe pod.
+    #[error("{origin}: {source}")]
+    Compile {
+        origin: Origin,
+        source: CompileError,
+    },
 }
 
 /// Numbers successive configurations 1, 2, 3... and remembers the content
@@ -40,7 +45,11 @@ impl Versioner {
         if self.hash.as_ref() == Some(&hash) {
             return Ok(None);
         }
-        let engine = Engine::compile(config, self.version + 1)?;
+        let engine =
+            Engine::compile(config, self.version + 1).map_err(|source| BuildError::Compile {
+                origin: raw.config.origin.clone(),
+                source,
+            })?;
         self.version += 1;
         self.hash = Some(hash);
         Ok(Some(engine))

@@ -180,7 +180,10 @@ mod tests {
         assert_eq!(next(&mut loads).await.values.body, r#"{"a": 1}"#);
 
         std::fs::remove_file(dir.path().join("mesh")).unwrap();
-        let err = tokio::time::timeout(WAIT, loads.recv()).await.unwrap().unwrap();
+        let err = tokio::time::timeout(WAIT, loads.recv())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(err.unwrap_err().to_string().contains("\"mesh\""));
     }
 }

@@ -1,0 +1,115 @@
+//! Building snapshots: each input from a source is parsed and compiled by
+//! the injection engine (every template, rendered against a probe pod)
+//! before anything is published. An input that fails is logged, counted and
+//! remembered with its reason; the last good snapshot stays current.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use injector::snapshot::versioner::{BuildError, Versioner};
+use proto::v1::{Provenance, Snapshot};
+
+use crate::hub::Hub;
+use crate::source::Input;
+
+/// Turns inputs into published snapshots.
+#[derive(Debug)]
+pub struct Publisher {
+    versioner: Versioner,
+    min_injector_version: String,
+    hub: Arc<Hub>,
+}
+
+/// What became of an input that was not refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Offered {
+    /// Published under this version.
+    Published(u64),
+    /// The same content as the current snapshot: nothing to send.
+    Unchanged,
+}
+
+impl Publisher {
+    /// A publisher into `hub`. `min_injector_version`, when set, is stamped
+    /// on every snapshot: injectors older than it refuse (NACK) the snapshot
+    /// rather than serve templates written for a newer engine.
+    pub fn new(hub: Arc<Hub>, min_injector_version: Option<String>) -> Self {
+        Publisher {
+            versioner: Versioner::new(),
+            min_injector_version: min_injector_version.unwrap_or_default(),
+            hub,
+        }
+    }
+
+    /// Validates `input` and publishes it when it is valid and new. A
+    /// refusal is recorded before it is returned, so the caller only adds
+    /// what its source can (a Kubernetes Event).
+    pub async fn offer(&mut self, input: Input) -> Result<Offered, BuildError> {
+        let Input { raw, provenance } = input;
+        let engine = match self.versioner.build_blocking(raw.clone()).await {
+            Ok(Some(engine)) => engine,
+            Ok(None) => return Ok(Offered::Unchanged),
+            Err(error) => {
+                self.reject(error.to_string(), provenance);
+                return Err(error);
+            }
+        };
+        let snapshot = Snapshot {
+            version: engine.version(),
+            hash: engine.hash().to_string(),
+            config: raw.config.body,
+            values: raw.values.body,
+            mesh: raw.mesh.body,
+            provenance,
+            built_at: Some(SystemTime::now().into()),
+            traceparent: String::new(),
+            min_injector_version: self.min_injector_version.clone(),
+        };
+        tracing::info!(version = snapshot.version, hash = %snapshot.hash, "publishing snapshot");
+        self.hub.publish(snapshot);
+        Ok(Offered::Published(engine.version()))
+    }
+
+    /// Records an input that never reached validation (a missing
+    /// ConfigMap, an unreadable file).
+    pub fn reject(&self, reason: String, provenance: Vec<Provenance>) {
+        tracing::warn!(%reason, "configuration rejected; keeping the last good snapshot");
+        self.hub.reject(reason, provenance);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use injector::RawConfig;
+    use injector::config::{CONFIG_KEY, Text};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn publishes_valid_new_content_and_keeps_it_over_a_broken_edit() {
+        let hub = Hub::new();
+        let mut publisher = Publisher::new(hub.clone(), None);
+        let good = RawConfig::embedded();
+        let input = |raw: &RawConfig| Input {
+            raw: raw.clone(),
+            provenance: Vec::new(),
+        };
+        assert_eq!(
+            publisher.offer(input(&good)).await.unwrap(),
+            Offered::Published(1)
+        );
+        assert_eq!(
+            publisher.offer(input(&good)).await.unwrap(),
+            Offered::Unchanged
+        );
+
+        let mut broken = good.clone();
+        broken.config = Text::new("templates:\n  sidecar: \"{{#each}}\"\n", "edit", CONFIG_KEY);
+        assert!(publisher.offer(input(&broken)).await.is_err());
+        let status = hub.status();
+        assert_eq!(status.rejected_total, 1);
+        let reason = status.last_rejection.unwrap().reason;
+        assert!(reason.contains("edit"), "{reason}");
+        assert_eq!(status.current.unwrap().version, 1);
+    }
+}

@@ -1,0 +1,163 @@
+//! `config-server status`: the `Status` RPC, printed for an operator.
+
+use std::fmt::Write;
+
+use injector::snapshot::client::{self, ClientError, ClientTls};
+use proto::SnapshotServiceClient;
+use proto::v1::{Provenance, StatusRequest, StatusResponse, provenance};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        url: String,
+        source: tonic::transport::Error,
+    },
+    #[error("Status RPC failed: {0}")]
+    Rpc(#[from] tonic::Status),
+}
+
+/// Asks the server at `url` for its status.
+pub async fn fetch(url: &str, tls: Option<&ClientTls>) -> Result<StatusResponse, StatusError> {
+    let channel = client::endpoint(url, tls)?
+        .connect()
+        .await
+        .map_err(|source| StatusError::Connect {
+            url: url.to_string(),
+            source,
+        })?;
+    let response = SnapshotServiceClient::new(channel)
+        .status(StatusRequest {})
+        .await?;
+    Ok(response.into_inner())
+}
+
+/// The status as text: the current snapshot and its sources, the last
+/// rejection, then one block per replica.
+pub fn render(status: &StatusResponse) -> String {
+    let mut out = String::new();
+    let time = |t: &Option<prost_types::Timestamp>| {
+        t.as_ref()
+            .map_or_else(|| "-".to_string(), ToString::to_string)
+    };
+    match &status.current {
+        Some(s) => {
+            let _ = writeln!(
+                out,
+                "snapshot: version {} {} (built {})",
+                s.version,
+                s.hash,
+                time(&s.built_at)
+            );
+            for p in &s.provenance {
+                let _ = writeln!(out, "  {}: {}", p.key, describe(p));
+            }
+            if !s.min_injector_version.is_empty() {
+                let _ = writeln!(out, "  requires injector >= {}", s.min_injector_version);
+            }
+        }
+        None => out.push_str("snapshot: none (no valid configuration yet)\n"),
+    }
+    let _ = writeln!(out, "rejected: {}", status.rejected_total);
+    if let Some(r) = &status.last_rejection {
+        let _ = writeln!(out, "  last at {}: {}", time(&r.at), r.reason);
+    }
+    let _ = writeln!(out, "replicas: {}", status.replicas.len());
+    for r in &status.replicas {
+        let identity = r.identity.clone().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {} (injector {}, {}, connected since {})",
+            identity.pod_name,
+            identity.binary_version,
+            r.peer,
+            time(&r.connected_since)
+        );
+        let _ = writeln!(out, "    sent:  version {} {}", r.sent_version, r.sent_hash);
+        if r.acked_hash.is_empty() {
+            out.push_str("    acked: none\n");
+        } else {
+            let _ = writeln!(
+                out,
+                "    acked: version {} {} at {}",
+                r.acked_version,
+                r.acked_hash,
+                time(&r.acked_at)
+            );
+        }
+        if let Some(n) = &r.last_nack {
+            let _ = writeln!(
+                out,
+                "    NACK ({} total) version {} {} at {}: {}",
+                r.nacks_total,
+                n.version,
+                n.hash,
+                time(&r.nacked_at),
+                n.error
+            );
+        }
+    }
+    out
+}
+
+fn describe(p: &Provenance) -> String {
+    match &p.source {
+        Some(provenance::Source::ConfigMap(cm)) => format!(
+            "ConfigMap {}/{} resourceVersion {}",
+            cm.namespace, cm.name, cm.resource_version
+        ),
+        Some(provenance::Source::File(path)) => format!("file {path}"),
+        Some(provenance::Source::Embedded(name)) => format!("embedded {name}"),
+        None => "unknown".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proto::v1::{Identity, Nack, ReplicaStatus, Snapshot};
+
+    use super::*;
+
+    #[test]
+    fn renders_snapshot_replicas_and_nacks() {
+        let status = StatusResponse {
+            current: Some(Snapshot {
+                version: 2,
+                hash: "sha256:aa".into(),
+                provenance: vec![Provenance {
+                    key: "config".into(),
+                    source: Some(provenance::Source::File("/cfg/config".into())),
+                }],
+                ..Snapshot::default()
+            }),
+            rejected_total: 0,
+            last_rejection: None,
+            replicas: vec![ReplicaStatus {
+                identity: Some(Identity {
+                    pod_name: "injector-a".into(),
+                    binary_version: "0.1.0".into(),
+                }),
+                sent_version: 2,
+                sent_hash: "sha256:aa".into(),
+                last_nack: Some(Nack {
+                    hash: "sha256:aa".into(),
+                    version: 2,
+                    error: "too old".into(),
+                }),
+                nacks_total: 1,
+                ..ReplicaStatus::default()
+            }],
+        };
+        let text = render(&status);
+        assert!(text.contains("snapshot: version 2 sha256:aa"), "{text}");
+        assert!(text.contains("config: file /cfg/config"), "{text}");
+        assert!(text.contains("injector-a (injector 0.1.0"), "{text}");
+        assert!(text.contains("acked: none"), "{text}");
+        assert!(
+            text.contains("NACK (1 total) version 2 sha256:aa at -: too old"),
+            "{text}"
+        );
+    }
+}
