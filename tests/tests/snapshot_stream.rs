@@ -1,0 +1,98 @@
+//! The snapshot stream between the config server's service and the
+//! injector's client, in one process: a snapshot the injector cannot
+//! compile is NACKed with the engine's error and the previous engine keeps
+//! serving. (Losing and regaining the server is tested with real processes
+//! in `config_plane.rs`: a server task aborted in-process would leave its
+//! connections open.)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use config_server::hub::Hub;
+use config_server::service::Service;
+use e2e::config_plane::{BROKEN_CONFIG, eventually};
+use injector::RawConfig;
+use injector::snapshot::SnapshotStore;
+use injector::snapshot::client::Client;
+use proto::SnapshotServiceServer;
+use proto::v1::{Identity, Snapshot};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A snapshot of `raw` as the server would send it, without the server's
+/// validation: the only way to hand an injector something it cannot
+/// compile, which a real server never publishes.
+fn unvalidated(raw: &RawConfig, version: u64, hash: &str) -> Snapshot {
+    Snapshot {
+        version,
+        hash: hash.to_string(),
+        config: raw.config.body.clone(),
+        values: raw.values.body.clone(),
+        mesh: raw.mesh.body.clone(),
+        ..Snapshot::default()
+    }
+}
+
+/// Serves `hub` on `listener` until the returned task is aborted.
+fn serve(hub: Arc<Hub>, listener: TcpListener) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(SnapshotServiceServer::new(Service::new(hub)))
+            .serve_with_incoming(TcpListenerStream::new(listener))
+            .await
+            .expect("server runs");
+    })
+}
+
+#[tokio::test]
+async fn an_uncompilable_snapshot_is_nacked_and_the_old_engine_stays() {
+    let hub = Hub::new();
+    let embedded = RawConfig::embedded();
+    let good_hash = injector::engine::content_hash(&embedded.parse().unwrap());
+    hub.publish(unvalidated(&embedded, 1, &good_hash));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = serve(Arc::clone(&hub), listener);
+
+    let store = Arc::new(SnapshotStore::new());
+    let identity = Identity {
+        pod_name: "injector-under-test".into(),
+        binary_version: "0.1.0".into(),
+    };
+    let client = Client::new(&format!("http://{addr}"), identity, None).unwrap();
+    let running = tokio::spawn(client.run(Arc::clone(&store)));
+
+    let acked = eventually(WAIT, || {
+        let status = hub.status();
+        let replica = status.replicas.first()?;
+        (replica.acked_version == 1).then(|| replica.clone())
+    })
+    .await
+    .expect("the first snapshot is ACKed");
+    assert_eq!(acked.acked_hash, good_hash);
+    assert_eq!(acked.identity.unwrap().pod_name, "injector-under-test");
+    assert_eq!(store.load().unwrap().hash(), good_hash);
+
+    let mut broken = embedded.clone();
+    broken.config.body = BROKEN_CONFIG.to_string();
+    hub.publish(unvalidated(&broken, 2, "sha256:broken"));
+    let nack = eventually(WAIT, || hub.status().replicas.first()?.last_nack.clone())
+        .await
+        .expect("the broken snapshot is NACKed");
+    assert_eq!((nack.version, nack.hash.as_str()), (2, "sha256:broken"));
+    assert!(nack.error.contains("sidecar"), "{}", nack.error);
+    assert!(
+        nack.error.contains("snapshot 2 from the config server"),
+        "{}",
+        nack.error
+    );
+    let replica = hub.status().replicas[0].clone();
+    assert_eq!((replica.acked_version, replica.nacks_total), (1, 1));
+    assert_eq!(store.load().unwrap().hash(), good_hash);
+    assert_eq!(store.swaps(), 1);
+
+    running.abort();
+    server.abort();
+}
