@@ -3,8 +3,11 @@
 //! The pipeline reads in order: [`config`] (the ConfigMaps), [`decision`],
 //! [`template`] (data, handlebars, helpers), [`merge`], [`status`], and
 //! [`engine`], which runs them and diffs the result into a JSON Patch.
-//! [`kube_inject`] and [`check`] are the offline edges.
+//! [`kube_inject`] and [`check`] are the offline edges; [`server`] runs the
+//! admission [`webhook`] over [`tls`] with the [`admin`] port and
+//! [`metrics`].
 
+pub mod admin;
 pub mod annotations;
 pub mod check;
 pub mod config;
@@ -13,13 +16,17 @@ pub mod engine;
 pub mod kube_inject;
 pub mod manifest;
 pub mod merge;
+pub mod metrics;
 pub mod probes;
 pub mod selector;
+pub mod server;
 pub mod snapshot;
 pub mod source;
 pub mod status;
 pub mod template;
+pub mod tls;
 pub mod workload;
+pub mod webhook;
 pub mod yaml;
 
 pub use config::{Config, ConfigError, RawConfig};

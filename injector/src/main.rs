@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use injector::server::ServeArgs;
 use injector::{Engine, RawConfig};
 
 #[derive(Parser)]
@@ -24,6 +25,9 @@ enum Command {
     /// Explain, for each pod of a manifest, whether and why it would be
     /// injected.
     Check(CheckArgs),
+    /// Serve the admission webhook (`/inject`, HTTPS) and the admin port
+    /// (`/healthz`, `/readyz`, `/metrics`).
+    Serve(ServeArgs),
 }
 
 /// Where the configuration comes from; the embedded default when no flag
@@ -130,11 +134,42 @@ fn check(args: &CheckArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Logs to standard error, `RUST_LOG` filtering (`info` by default).
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(injector::server::run(args))?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    // One crypto provider in the process: ring (no aws-lc).
+    if rustls::crypto::ring::default_provider()
+        .install_default()
+        .is_err()
+    {
+        eprintln!("error: a rustls crypto provider was already installed");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::KubeInject(args) => kube_inject(args),
-        Command::Check(args) => check(args),
+    let result = match cli.command {
+        Command::KubeInject(args) => kube_inject(&args),
+        Command::Check(args) => check(&args),
+        Command::Serve(args) => serve(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,172 @@
+//! `POST /inject`: one AdmissionReview in, one AdmissionReview out.
+//!
+//! Transport problems (content type, size, JSON, envelope) are answered
+//! with an HTTP status and a one-line message, because there is no valid
+//! request to answer. Everything about the pod is answered inside a 200
+//! AdmissionReview: allowed with or without a patch, or denied with the
+//! engine's message, which kube-apiserver shows to whoever created the pod.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use super::review::{self, Review};
+use super::{Rejection, SharedState};
+use crate::engine::{Outcome, PodRequest};
+use crate::metrics::{Failure, SKIP_NOT_POD_CREATE};
+
+/// The answer to an admission request; the HTTP status is 200 whatever
+/// the verdict.
+fn answer(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+pub(super) async fn inject(State(state): State<SharedState>, request: Request) -> Response {
+    match admit(&state, request).await {
+        Ok(response) => response,
+        Err(rejection) => {
+            tracing::warn!(status = %rejection.status, error = %rejection.message, "admission request rejected");
+            state.metrics.failure(rejection.failure);
+            rejection.into_response()
+        }
+    }
+}
+
+async fn admit(state: &SharedState, request: Request) -> Result<Response, Rejection> {
+    let body = read_json_body(request, state.limits.max_body_bytes).await?;
+    let review = Review::parse(&body)
+        .map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, Failure::BadRequest, e))?;
+    drop(body);
+    let Some(engine) = state.store.load() else {
+        return Err(Rejection::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Failure::NotReady,
+            "the injector has no configuration snapshot yet; retry shortly",
+        ));
+    };
+    let pod = review.pod_label();
+    let span = tracing::info_span!(
+        "inject",
+        admission.uid = %review.request.uid,
+        k8s.pod = %pod,
+        snapshot.version = engine.version(),
+        dry_run = review.request.dry_run,
+    );
+    let _entered = span.enter();
+    if !review.is_pod_create() {
+        tracing::debug!(
+            kind = %review.request.kind.kind,
+            operation = ?review.request.operation,
+            "not a pod creation: allowed unchanged"
+        );
+        state.metrics.skip(SKIP_NOT_POD_CREATE);
+        return Ok(answer(review::allow(&review)));
+    }
+    let outcome = engine.process(&PodRequest {
+        pod: &review.object,
+        namespace: review.namespace(),
+        namespace_labels: None,
+        workload: None,
+    });
+    match outcome {
+        Ok(Outcome::Skipped(decision)) => {
+            tracing::debug!(reason = decision.reason.code(), detail = %decision.detail, "not injected");
+            state.metrics.skip(decision.reason.code());
+            Ok(answer(review::allow(&review)))
+        }
+        Ok(Outcome::Injected(injection)) => {
+            let body = review::patch(&review, &injection.patch).map_err(|e| {
+                Rejection::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Failure::Internal,
+                    format!("cannot encode the patch: {e}"),
+                )
+            })?;
+            tracing::debug!(
+                templates = ?injection.templates,
+                patch.operations = injection.patch.0.len(),
+                "injected"
+            );
+            state.metrics.success();
+            Ok(answer(body))
+        }
+        Err(error) => {
+            tracing::warn!(%error, code = error.code(), "injection failed: pod denied");
+            state.metrics.engine_failure(error.code());
+            let message = format!("sidecar injection failed for pod {pod}: {error}");
+            Ok(answer(review::deny(&review, message)))
+        }
+    }
+}
+
+/// The bench-only handler: the same transport work as [`inject`] (content
+/// type, bounded body read) and a fixed `allowed: true`, so a load test can
+/// tell what the server stack costs from what injection costs.
+pub(super) async fn trivial(State(state): State<SharedState>, request: Request) -> Response {
+    const ALLOWED: &[u8] = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"","allowed":true}}"#;
+    match read_json_body(request, state.limits.max_body_bytes).await {
+        Ok(_) => {
+            state.metrics.skip("bench_trivial");
+            answer(ALLOWED.to_vec())
+        }
+        Err(rejection) => {
+            state.metrics.failure(rejection.failure);
+            rejection.into_response()
+        }
+    }
+}
+
+/// Checks the content type and reads at most `limit` bytes of body.
+async fn read_json_body(request: Request, limit: usize) -> Result<Bytes, Rejection> {
+    check_content_type(request.headers())?;
+    let too_large = || {
+        Rejection::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Failure::PayloadTooLarge,
+            format!("request body exceeds the limit of {limit} bytes (--max-body-bytes)"),
+        )
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let body: Body = request.into_body();
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(e) => Err(Rejection::new(
+            StatusCode::BAD_REQUEST,
+            Failure::BadRequest,
+            format!("cannot read the request body: {e}"),
+        )),
+    }
+}
+
+/// kube-apiserver sends `application/json`; anything else is a client
+/// that would not understand the answer either.
+fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {
+    let value = headers.get(header::CONTENT_TYPE);
+    let media_type = value
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim());
+    match media_type {
+        Some(t) if t.eq_ignore_ascii_case("application/json") => Ok(()),
+        _ => {
+            let got = match value {
+                None => "none".to_string(),
+                Some(v) => format!("{:?}", String::from_utf8_lossy(v.as_bytes())),
+            };
+            Err(Rejection::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Failure::UnsupportedMediaType,
+                format!("Content-Type must be application/json (got {got})"),
+            ))
+        }
+    }
+}
