@@ -1,4 +1,11 @@
-//! Helpers for the end-to-end tests.
+//! Helpers for the end-to-end tests: build and spawn the real binaries,
+//! make certificates, talk HTTPS to them.
 
+pub mod atomic_dir;
+pub mod cargo_bin;
 pub mod config_plane;
 pub mod fake_apiserver;
+pub mod https;
+pub mod pki;
+pub mod process;
+pub mod webhook;
