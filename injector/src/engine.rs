@@ -3,6 +3,7 @@
 //! this one type, so they cannot disagree about what a pod looks like.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 use serde::Deserialize;
@@ -15,7 +16,7 @@ use crate::decision::{self, Decision, Subject, Trace};
 use crate::merge::{self, Injected, Overrides};
 use crate::probes;
 use crate::status::Status;
-use crate::template::{DataError, TemplateData, TemplateError, TemplateInputs, Templates};
+use crate::template::{DataError, PodData, TemplateData, TemplateError, TemplateInputs, Templates};
 use crate::workload::Workload;
 
 /// Why a configuration cannot be used.
@@ -105,7 +106,6 @@ pub enum Outcome {
 
 /// A compiled configuration, ready to inject pods. Built once per snapshot
 /// and shared by every request.
-#[derive(Debug)]
 pub struct Engine {
     config: Config,
     templates: Templates,
@@ -115,7 +115,15 @@ pub struct Engine {
     sidecar_names: BTreeSet<String>,
     hash: String,
     version: u64,
+    /// Parsed template output by exact per-pod template data.
+    rendered: RenderCache,
 }
+
+type RenderCache = quick_cache::sync::Cache<Arc<[u8]>, Arc<Vec<Value>>>;
+
+/// How many distinct pod shapes' rendered sidecars a snapshot keeps
+/// (about 20 KiB each).
+const RENDER_CACHE_ENTRIES: usize = 512;
 
 impl Engine {
     /// Compiles `config` and proves it on a probe pod, so a configuration
@@ -131,6 +139,7 @@ impl Engine {
             sidecar_names: BTreeSet::new(),
             hash,
             version,
+            rendered: RenderCache::new(RENDER_CACHE_ENTRIES),
         };
         let probe = probe_pod();
         let mut names = BTreeSet::new();
@@ -174,30 +183,39 @@ impl Engine {
     /// Decides whether the pod gets a sidecar, recording the chain in
     /// `trace`.
     pub fn decide(&self, req: &PodRequest<'_>, trace: &mut Trace) -> Result<Decision, InjectError> {
-        let pod = typed_pod(req.pod)?;
-        Ok(self.decide_typed(&pod, req, trace))
-    }
-
-    fn decide_typed(&self, pod: &Pod, req: &PodRequest<'_>, trace: &mut Trace) -> Decision {
-        let empty = BTreeMap::new();
+        let meta = &req.pod["metadata"];
+        let labels = string_map(meta, "labels")?;
+        let annotations = string_map(meta, "annotations")?;
+        let host_network = match &req.pod["spec"]["hostNetwork"] {
+            Value::Null => false,
+            Value::Bool(b) => *b,
+            other => {
+                return Err(InjectError::NotAPod(format!(
+                    "spec.hostNetwork: {other} is not a boolean"
+                )));
+            }
+        };
         let subject = Subject {
-            namespace: pod.metadata.namespace.as_deref().unwrap_or(req.namespace),
-            labels: pod.metadata.labels.as_ref().unwrap_or(&empty),
-            annotations: pod.metadata.annotations.as_ref().unwrap_or(&empty),
-            host_network: pod
-                .spec
-                .as_ref()
-                .and_then(|s| s.host_network)
-                .unwrap_or(false),
+            namespace: meta["namespace"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .unwrap_or(req.namespace),
+            labels: &labels,
+            annotations: &annotations,
+            host_network,
             namespace_labels: req.namespace_labels,
         };
-        decision::decide(&subject, &self.config.inject, self.revision(), trace)
+        Ok(decision::decide(
+            &subject,
+            &self.config.inject,
+            self.revision(),
+            trace,
+        ))
     }
 
     /// Decides, and injects when the decision says so.
     pub fn process(&self, req: &PodRequest<'_>) -> Result<Outcome, InjectError> {
-        let pod = typed_pod(req.pod)?;
-        let decision = self.decide_typed(&pod, req, &mut Trace::off());
+        let decision = self.decide(req, &mut Trace::off())?;
         if !decision.inject {
             return Ok(Outcome::Skipped(decision));
         }
@@ -250,21 +268,46 @@ impl Engine {
         Ok(selected)
     }
 
+    /// The rendered and parsed fragments of `templates` for `pod_data`.
+    ///
+    /// Parsing the rendered YAML is most of an injection's cost, and the
+    /// replicas of a workload reach admission with identical metadata and
+    /// spec (the name is not yet generated), so results are cached per
+    /// snapshot, keyed by the exact serialized per-pod data: equal keys
+    /// mean equal template input, hence equal output, with no hash
+    /// collision to fear.
+    fn render(
+        &self,
+        templates: &[String],
+        pod_data: &PodData<'_>,
+    ) -> Result<Arc<Vec<Value>>, InjectError> {
+        let key = serde_json::to_vec(&(templates, pod_data)).unwrap_or_default();
+        if let Some(hit) = self.rendered.get(key.as_slice()) {
+            return Ok(hit);
+        }
+        let context = self.inputs.context(pod_data);
+        let fragments = templates
+            .iter()
+            .map(|name| self.templates.render(name, &context))
+            .collect::<Result<Vec<_>, _>>()?;
+        let fragments = Arc::new(fragments);
+        self.rendered.insert(key.into(), fragments.clone());
+        Ok(fragments)
+    }
+
     /// Injects without deciding: strip any earlier injection, render the
     /// selected templates, merge, apply user overrides, order, annotate,
     /// validate and diff.
     fn inject_unconditionally(&self, req: &PodRequest<'_>) -> Result<Injection, InjectError> {
         let original = req.pod;
         let mut pod = original.clone();
-        if pod
-            .get("spec")
-            .and_then(|s| s.get("containers"))
-            .and_then(Value::as_array)
-            .is_none_or(Vec::is_empty)
-        {
+        let mut overrides = recorded_overrides(&pod)?;
+        // A pod whose only container was the user's own sidecar has an empty
+        // list once injected; its recorded override still counts.
+        let declared = pod["spec"]["containers"].as_array().map_or(0, Vec::len);
+        if declared + overrides.containers.len() == 0 {
             return Err(InjectError::NoContainers);
         }
-        let mut overrides = recorded_overrides(&pod)?;
         if let Some(status) = status_of(&pod)? {
             probes::restore(&mut pod, merge::PROXY_CONTAINER);
             merge::strip_injected(&mut pod, &status);
@@ -286,22 +329,22 @@ impl Engine {
             .as_str()
             .filter(|n| !n.is_empty())
             .unwrap_or(req.namespace);
-        let metadata = pod.get("metadata").cloned().unwrap_or_else(|| json!({}));
-        let spec = pod.get("spec").cloned().unwrap_or_else(|| json!({}));
-        let (context, proxy_config) = self.inputs.context(&TemplateData {
-            metadata: &metadata,
-            spec: &spec,
+        let pod_data = self.inputs.pod_data(&TemplateData {
+            metadata: &pod["metadata"],
+            spec: &pod["spec"],
             workload_name: &workload.name,
             namespace,
             workload_kind: &workload.kind,
             workload_api_version: &workload.api_version,
         })?;
+        let probe_port = self.inputs.probe_port(&pod["metadata"]);
+        let hold_application = TemplateInputs::hold_application(&pod_data.proxy_config);
+        let fragments = self.render(&templates, &pod_data)?;
 
         let mut injected = Injected::default();
-        for name in &templates {
-            let fragment = self.templates.render(name, &context)?;
-            injected.record(&fragment);
-            if let (Value::Object(base), Value::Object(patch)) = (&mut pod, fragment) {
+        for fragment in fragments.iter() {
+            injected.record(fragment);
+            if let (Value::Object(base), Value::Object(patch)) = (&mut pod, fragment.clone()) {
                 merge::merge_object(base, patch);
             }
         }
@@ -312,13 +355,9 @@ impl Engine {
             .chain(&injected.containers)
             .cloned()
             .collect();
-        let probers = probes::rewrite(&mut pod, &sidecars, self.inputs.probe_port(&metadata));
+        let probers = probes::rewrite(&mut pod, &sidecars, probe_port);
         probes::hand_to_proxy(&mut pod, merge::PROXY_CONTAINER, &probers);
-        merge::order(
-            &mut pod,
-            &injected,
-            TemplateInputs::hold_application(&proxy_config),
-        );
+        merge::order(&mut pod, &injected, hold_application);
 
         let status = Status::new(injected, self.revision(), &self.hash, self.version);
         let mut added: Vec<(String, String)> = self
@@ -335,7 +374,12 @@ impl Engine {
         }
         set_annotations(&mut pod, added);
 
-        typed_pod(&pod).map_err(|e| InjectError::InvalidResult(e.to_string()))?;
+        // The result must be a Pod. If it is not, say whose fault it is:
+        // the pod as received, or the templates.
+        if let Err(result) = typed_pod(&pod) {
+            typed_pod(original)?;
+            return Err(InjectError::InvalidResult(result.to_string()));
+        }
         let patch = json_patch::diff(original, &pod);
         Ok(Injection {
             decision: Decision {
@@ -350,10 +394,39 @@ impl Engine {
     }
 }
 
-/// Deserializes into the real Kubernetes type: the check that input and
-/// output are pods the API server would accept the shape of.
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("version", &self.version)
+            .field("hash", &self.hash)
+            .field("templates", &self.templates)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Deserializes into the real Kubernetes type: the check that a pod has the
+/// shape the API server accepts.
 fn typed_pod(pod: &Value) -> Result<Pod, InjectError> {
     Pod::deserialize(pod).map_err(|e| InjectError::NotAPod(e.to_string()))
+}
+
+/// A `metadata` map of strings (labels, annotations); absent is empty.
+fn string_map(meta: &Value, field: &str) -> Result<BTreeMap<String, String>, InjectError> {
+    match &meta[field] {
+        Value::Null => Ok(BTreeMap::new()),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                other => Err(InjectError::NotAPod(format!(
+                    "metadata.{field}.{k}: {other} is not a string"
+                ))),
+            })
+            .collect(),
+        other => Err(InjectError::NotAPod(format!(
+            "metadata.{field}: {other} is not a map"
+        ))),
+    }
 }
 
 fn status_of(pod: &Value) -> Result<Option<Status>, InjectError> {

@@ -83,7 +83,7 @@ fn sites<'a>(container: &'a mut Map<String, Value>) -> Vec<(String, &'a mut Map<
 
 /// Resolves a named port (`port: http`) to the container's port number, as
 /// the agent needs a number.
-fn resolve_port(handler: &mut Value, container: &Map<String, Value>) {
+fn resolve_port(handler: &mut Value, ports: &Value) {
     let Some(name) = handler
         .get("port")
         .and_then(Value::as_str)
@@ -91,9 +91,8 @@ fn resolve_port(handler: &mut Value, container: &Map<String, Value>) {
     else {
         return;
     };
-    let number = container
-        .get("ports")
-        .and_then(Value::as_array)
+    let number = ports
+        .as_array()
         .into_iter()
         .flatten()
         .find(|p| p.get("name").and_then(Value::as_str) == Some(&name))
@@ -122,13 +121,13 @@ pub fn rewrite(pod: &mut Value, injected: &[String], status_port: u16) -> BTreeM
         return probers;
     }
     for container in app_containers(spec, injected) {
-        let snapshot = container.clone();
+        let ports = container.get("ports").cloned().unwrap_or_default();
         for (path, site) in sites(container) {
             let Some(handler_field) = HANDLERS.iter().find(|h| site.contains_key(**h)) else {
                 continue;
             };
             let mut handler = site.remove(*handler_field).unwrap_or_default();
-            resolve_port(&mut handler, &snapshot);
+            resolve_port(&mut handler, &ports);
             let mut original = json!({ *handler_field: handler });
             if let Some(timeout) = site.get("timeoutSeconds") {
                 original["timeoutSeconds"] = timeout.clone();

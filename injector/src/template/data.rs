@@ -3,6 +3,7 @@
 //! so template authors can move between the two.
 
 use handlebars::Context;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::annotations;
@@ -121,9 +122,10 @@ impl TemplateInputs {
             .unwrap_or(false)
     }
 
-    /// Builds the handlebars context for one pod, and returns the effective
-    /// proxy config with it (the merge needs it for container ordering).
-    pub fn context(&self, pod: &TemplateData<'_>) -> Result<(Context, Value), DataError> {
+    /// The per-pod part of the template data. Everything a template can
+    /// read that differs between pods is in it, so two pods with equal
+    /// per-pod data render identically.
+    pub fn pod_data<'a>(&self, pod: &TemplateData<'a>) -> Result<PodData<'a>, DataError> {
         let overrides = annotations::proxy_config(pod.metadata)?;
         let mut proxy_config = self.default_proxy_config.clone();
         if let Some(Value::Object(o)) = &overrides {
@@ -139,7 +141,6 @@ impl TemplateInputs {
                 .entry("holdApplicationUntilProxyStarts")
                 .or_insert(Value::Bool(true));
         }
-        let proxy_config = Value::Object(proxy_config);
         // The capture init container runs the proxy image too, so the
         // annotation replaces both, as in Istio.
         let (proxy_image, proxy_init_image) =
@@ -150,24 +151,71 @@ impl TemplateInputs {
                 }
                 None => (self.proxy_image.clone(), self.proxy_init_image.clone()),
             };
-        let data = json!({
-            "ObjectMeta": pod.metadata,
-            "Spec": pod.spec,
-            "Values": self.values,
-            "MeshConfig": self.mesh,
-            "ProxyConfig": proxy_config,
-            "ProxyConfigOverrides": overrides.unwrap_or_else(|| json!({})),
-            "Revision": self.revision,
-            "ProxyImage": proxy_image,
-            "ProxyInitImage": proxy_init_image,
-            "ProxyUID": PROXY_UID,
-            "ProxyGID": PROXY_GID,
-            "NativeSidecars": self.native_sidecars(pod.metadata)?,
-            "DeploymentMeta": {"name": pod.workload_name, "namespace": pod.namespace},
-            "TypeMeta": {"kind": pod.workload_kind, "apiVersion": pod.workload_api_version},
-        });
-        Ok((Context::from(data), proxy_config))
+        Ok(PodData {
+            object_meta: pod.metadata,
+            spec: pod.spec,
+            proxy_config: Value::Object(proxy_config),
+            proxy_config_overrides: overrides.unwrap_or_else(|| json!({})),
+            proxy_image,
+            proxy_init_image,
+            native_sidecars: self.native_sidecars(pod.metadata)?,
+            deployment_meta: WorkloadMeta {
+                name: pod.workload_name,
+                namespace: pod.namespace,
+            },
+            type_meta: TypeMeta {
+                kind: pod.workload_kind,
+                api_version: pod.workload_api_version,
+            },
+        })
     }
+
+    /// The full handlebars context: the per-pod data plus what every pod
+    /// of this configuration shares.
+    pub fn context(&self, pod_data: &PodData<'_>) -> Context {
+        let mut data = serde_json::to_value(pod_data).unwrap_or_default();
+        if let Value::Object(data) = &mut data {
+            data.insert("Values".into(), self.values.clone());
+            data.insert("MeshConfig".into(), self.mesh.clone());
+            data.insert("Revision".into(), json!(self.revision));
+            data.insert("ProxyUID".into(), json!(PROXY_UID));
+            data.insert("ProxyGID".into(), json!(PROXY_GID));
+        }
+        Context::from(data)
+    }
+}
+
+/// The per-pod template data, borrowing the pod's metadata and spec so a
+/// cache key can be serialized from it without copying the pod.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PodData<'a> {
+    pub object_meta: &'a Value,
+    pub spec: &'a Value,
+    /// The mesh's default proxy config overlaid by `proxy.istio.io/config`.
+    pub proxy_config: Value,
+    /// Just the pod's `proxy.istio.io/config` overrides.
+    pub proxy_config_overrides: Value,
+    pub proxy_image: String,
+    pub proxy_init_image: String,
+    pub native_sidecars: bool,
+    pub deployment_meta: WorkloadMeta<'a>,
+    pub type_meta: TypeMeta<'a>,
+}
+
+/// `DeploymentMeta`: the owning workload's name and namespace.
+#[derive(Debug, Serialize)]
+pub struct WorkloadMeta<'a> {
+    pub name: &'a str,
+    pub namespace: &'a str,
+}
+
+/// `TypeMeta`: the owning workload's kind and apiVersion.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypeMeta<'a> {
+    pub kind: &'a str,
+    pub api_version: &'a str,
 }
 
 /// Deep overlay of `top` onto `base`: maps merge, everything else replaces.

@@ -29,14 +29,10 @@ impl HelperDef for Computed {
         _: &'rc Context,
         _: &mut RenderContext<'reg, 'rc>,
     ) -> Result<ScopedJson<'rc>, RenderError> {
-        let args: Vec<Option<&Value>> = h
-            .params()
-            .iter()
-            .map(|p| (!p.is_value_missing()).then(|| p.value()))
-            .collect();
+        let args = present(h);
         (self.1)(&args)
             .map(ScopedJson::Derived)
-            .map_err(|e| RenderErrorReason::Other(format!("{}: {e}", self.0)).into())
+            .map_err(|e| failed(self.0, h, e).into())
     }
 }
 
@@ -53,15 +49,35 @@ impl HelperDef for Scalar {
         _: &mut RenderContext<'reg, 'rc>,
         out: &mut dyn Output,
     ) -> HelperResult {
-        let args: Vec<Option<&Value>> = h
-            .params()
-            .iter()
-            .map(|p| (!p.is_value_missing()).then(|| p.value()))
-            .collect();
-        let text =
-            (self.1)(&args).map_err(|e| RenderErrorReason::Other(format!("{}: {e}", self.0)))?;
+        let args = present(h);
+        let text = (self.1)(&args).map_err(|e| failed(self.0, h, e))?;
         out.write(&text)?;
         Ok(())
+    }
+}
+
+/// The helper's arguments; `None` for a path the data does not have.
+fn present<'a>(h: &'a Helper<'_>) -> Vec<Option<&'a Value>> {
+    h.params()
+        .iter()
+        .map(|p| (!p.is_value_missing()).then(|| p.value()))
+        .collect()
+}
+
+/// A helper failure, naming the data paths that were missing: the usual
+/// cause is a values or mesh field the template expects and the config
+/// lacks.
+fn failed(name: &str, h: &Helper<'_>, error: String) -> RenderErrorReason {
+    let missing: Vec<&str> = h
+        .params()
+        .iter()
+        .filter(|p| p.is_value_missing())
+        .filter_map(|p| p.relative_path().map(String::as_str))
+        .collect();
+    if missing.is_empty() {
+        RenderErrorReason::Other(format!("{name}: {error}"))
+    } else {
+        RenderErrorReason::Other(format!("{name}: {error} (missing: {})", missing.join(", ")))
     }
 }
 
@@ -134,13 +150,26 @@ fn or_null(v: Option<&Value>) -> Value {
     v.cloned().unwrap_or(Value::Null)
 }
 
+/// A fallback argument that was given but names data that does not exist
+/// is an error (in the spirit of strict mode) rather than a silent null.
+fn fallback<'a>(a: &Args<'a>, i: usize) -> Result<Option<&'a Value>, String> {
+    match a.get(i) {
+        Some(None) => Err("the fallback value does not exist".into()),
+        Some(Some(v)) => Ok(Some(*v)),
+        None => Ok(None),
+    }
+}
+
 /// `annotation META KEY DEFAULT`: the annotation if the pod sets it.
 fn annotation(a: &Args<'_>) -> Result<Value, String> {
     let key = text(arg(a, 1));
     let found = arg(a, 0)
         .and_then(|meta| meta.get("annotations"))
         .and_then(|anns| anns.get(&key));
-    Ok(or_null(found.or(arg(a, 2))))
+    match found {
+        Some(v) => Ok(v.clone()),
+        None => Ok(or_null(fallback(a, 2)?)),
+    }
 }
 
 /// `index MAP KEY`: the entry, or null when absent (never a strict error).
@@ -156,13 +185,13 @@ fn index(a: &Args<'_>) -> Result<Value, String> {
 fn value_or_default(a: &Args<'_>) -> Result<Value, String> {
     let v = arg(a, 0);
     let unset = matches!(v, None | Some(Value::Null)) || v.and_then(Value::as_str) == Some("");
-    Ok(or_null(if unset { arg(a, 1) } else { v }))
+    Ok(or_null(if unset { fallback(a, 1)? } else { v }))
 }
 
 /// `default DEFAULT VALUE`: VALUE unless empty (Sprig's argument order).
 fn default(a: &Args<'_>) -> Result<Value, String> {
     let v = arg(a, 1);
-    Ok(or_null(if is_empty(v) { arg(a, 0) } else { v }))
+    Ok(or_null(if is_empty(v) { fallback(a, 0)? } else { v }))
 }
 
 /// `isset MAP KEY`: whether the key is present and not null.
@@ -382,7 +411,7 @@ mod tests {
             json!("d")
         );
         assert_eq!(
-            call(annotation, &[Some(json!({})), Some(json!("c")), None]),
+            call(annotation, &[Some(json!({})), Some(json!("c"))]),
             Value::Null
         );
     }
@@ -399,6 +428,9 @@ mod tests {
         );
         assert_eq!(call(default, &[Some(json!(1)), Some(json!(0))]), json!(1));
         assert_eq!(call(default, &[Some(json!(1)), None]), json!(1));
+        let missing_fallback: [Option<&Value>; 2] = [None, None];
+        assert!(default(&missing_fallback).is_err());
+        assert!(value_or_default(&missing_fallback).is_err());
     }
 
     #[test]

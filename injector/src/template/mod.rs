@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use handlebars::{Context, Handlebars};
 use serde_json::Value;
 
-pub use data::{DataError, TemplateData, TemplateInputs};
+pub use data::{DataError, PodData, TemplateData, TemplateInputs};
 pub use escape::yaml_quoted;
 
 /// Why a template could not be compiled or rendered.
