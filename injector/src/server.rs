@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use crate::admin::{self, AdminState};
 use crate::metrics::Metrics;
 use crate::snapshot::SnapshotStore;
+use crate::snapshot::client::{ClientArgs, ClientError};
 use crate::snapshot::local;
 use crate::snapshot::versioner::BuildError;
 use crate::source::dir::WatchError;
@@ -52,6 +53,8 @@ pub struct ServeArgs {
     /// default configuration without it.
     #[arg(long, value_name = "DIR")]
     pub config_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub config_server: ClientArgs,
     /// Largest AdmissionReview accepted, in bytes (413 beyond).
     #[arg(long, default_value_t = Limits::default().max_body_bytes, value_name = "BYTES")]
     pub max_body_bytes: usize,
@@ -80,6 +83,8 @@ pub enum ServeError {
     Config(#[from] BuildError),
     #[error("cannot watch the configuration directory: {0}")]
     Watch(#[from] WatchError),
+    #[error(transparent)]
+    ConfigServer(#[from] ClientError),
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
     #[error("cannot listen on {addr}: {source}")]
@@ -130,6 +135,9 @@ async fn start_snapshots(
     args: &ServeArgs,
     store: &Arc<SnapshotStore>,
 ) -> Result<Option<JoinHandle<()>>, ServeError> {
+    if let Some(client) = args.config_server.client()? {
+        return Ok(Some(tokio::spawn(client.run(store.clone()))));
+    }
     match &args.config_dir {
         None => {
             local::serve_embedded(store)?;

@@ -52,6 +52,60 @@ pub struct ClientTls {
     pub domain: Option<String>,
 }
 
+/// `--config-server` and what goes with it, as `injector serve` takes them.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct ClientArgs {
+    /// gRPC URL of the config server (`http://` or `https://`). Without it
+    /// the configuration comes from `--config-dir` or the embedded default.
+    #[arg(long, value_name = "URL", conflicts_with = "config_dir")]
+    pub config_server: Option<String>,
+    /// CA certificate (PEM) of the config server's certificate; required
+    /// for an `https://` URL.
+    #[arg(long, value_name = "FILE", requires = "config_server")]
+    pub config_server_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for a config server that requires mutual TLS.
+    #[arg(long, value_name = "FILE", requires_all = ["config_server_ca", "config_server_key"])]
+    pub config_server_cert: Option<PathBuf>,
+    /// Key (PEM) of `--config-server-cert`.
+    #[arg(long, value_name = "FILE", requires = "config_server_cert")]
+    pub config_server_key: Option<PathBuf>,
+    /// The name to verify in the config server's certificate, when it is
+    /// not the URL's host.
+    #[arg(long, value_name = "NAME", requires = "config_server_ca")]
+    pub config_server_name: Option<String>,
+    /// This replica's name in the config server's status (default: the
+    /// host name, which in a pod is the pod's name).
+    #[arg(long, env = "POD_NAME", value_name = "NAME")]
+    pub pod_name: Option<String>,
+}
+
+impl ClientArgs {
+    /// The client the flags describe; `None` without `--config-server`.
+    pub fn client(&self) -> Result<Option<Client>, ClientError> {
+        let Some(url) = &self.config_server else {
+            return Ok(None);
+        };
+        let tls = self.config_server_ca.clone().map(|ca| ClientTls {
+            ca,
+            identity: self
+                .config_server_cert
+                .clone()
+                .zip(self.config_server_key.clone()),
+            domain: self.config_server_name.clone(),
+        });
+        let pod_name = self
+            .pod_name
+            .clone()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "injector".to_string());
+        let identity = Identity {
+            pod_name,
+            binary_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        Client::new(url, identity, tls.as_ref()).map(Some)
+    }
+}
+
 /// Why the client cannot start. Once running it never fails: it retries.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
