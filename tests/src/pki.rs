@@ -39,12 +39,21 @@ impl Ca {
     /// A server certificate for `names` (DNS names or IP addresses), with a
     /// fresh key.
     pub fn issue(&self, names: &[&str]) -> Leaf {
+        self.sign(names, ExtendedKeyUsagePurpose::ServerAuth)
+    }
+
+    /// A client certificate (for mutual TLS) named `name`, with a fresh key.
+    pub fn issue_client(&self, name: &str) -> Leaf {
+        self.sign(&[name], ExtendedKeyUsagePurpose::ClientAuth)
+    }
+
+    fn sign(&self, names: &[&str], usage: ExtendedKeyUsagePurpose) -> Leaf {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = CertificateParams::new(names).expect("valid names");
         params
             .distinguished_name
             .push(DnType::CommonName, "injector.test");
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.extended_key_usages = vec![usage];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         let key = KeyPair::generate().expect("key generation");
         let cert = params.signed_by(&key, &self.issuer).expect("signed leaf");
