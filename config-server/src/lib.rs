@@ -7,6 +7,7 @@
 //! [`hub`] holds what the server knows, [`service`] is the gRPC face of the
 //! hub, and [`status`] prints it for `config-server status`.
 
+pub mod certs;
 pub mod hub;
 pub mod serve;
 pub mod service;
