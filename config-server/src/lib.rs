@@ -8,6 +8,7 @@
 //! hub, and [`status`] prints it for `config-server status`.
 
 pub mod certs;
+pub mod drift;
 pub mod hub;
 pub mod serve;
 pub mod service;
