@@ -25,8 +25,8 @@ pub mod source;
 pub mod status;
 pub mod template;
 pub mod tls;
-pub mod workload;
 pub mod webhook;
+pub mod workload;
 pub mod yaml;
 
 pub use config::{Config, ConfigError, RawConfig};

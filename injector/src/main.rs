@@ -10,6 +10,12 @@ use clap::{Args, Parser, Subcommand};
 use injector::server::ServeArgs;
 use injector::{Engine, RawConfig};
 
+/// mimalloc instead of glibc malloc: an admission allocates and frees
+/// thousands of small JSON nodes, and glibc spent a quarter of the webhook's
+/// CPU in malloc/free under load (tests/load/run.sh).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(version, about = "Kubernetes sidecar injector")]
 struct Cli {
