@@ -33,7 +33,7 @@ enum Command {
     Check(CheckArgs),
     /// Serve the admission webhook (`/inject`, HTTPS) and the admin port
     /// (`/healthz`, `/readyz`, `/metrics`).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 }
 
 /// Where the configuration comes from; the embedded default when no flag
@@ -175,7 +175,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::KubeInject(args) => kube_inject(&args),
         Command::Check(args) => check(&args),
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

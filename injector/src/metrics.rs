@@ -50,7 +50,7 @@ pub enum Failure {
     Timeout,
     /// The handler panicked (HTTP 500).
     Panic,
-    /// The body could not be read or the answer not written.
+    /// The answer could not be encoded.
     Internal,
 }
 

@@ -56,13 +56,15 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub config_server: ClientArgs,
     /// Largest AdmissionReview accepted, in bytes (413 beyond).
-    #[arg(long, default_value_t = Limits::default().max_body_bytes, value_name = "BYTES")]
+    #[arg(long, default_value_t = Limits::default().max_body_bytes, value_name = "BYTES",
+          value_parser = at_least_one)]
     pub max_body_bytes: usize,
     /// Longest time to answer one admission request (503 beyond).
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub request_timeout: Duration,
     /// Admission requests processed at once.
-    #[arg(long, default_value_t = Limits::default().max_concurrent, value_name = "N")]
+    #[arg(long, default_value_t = Limits::default().max_concurrent, value_name = "N",
+          value_parser = at_least_one)]
     pub max_concurrent_requests: usize,
     /// Admission requests waiting for a slot; more are refused with a 503.
     #[arg(long, default_value_t = Limits::default().max_queued, value_name = "N")]
@@ -102,6 +104,14 @@ pub enum ServeError {
         server: &'static str,
         source: std::io::Error,
     },
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Parses `500ms`, `10s`, `2m` or a bare number of seconds.
@@ -358,5 +368,7 @@ mod tests {
                 .contains("not a duration")
         );
         assert!(parse_duration("-1s").is_err());
+        assert_eq!(at_least_one("3"), Ok(3));
+        assert!(at_least_one("0").is_err() && at_least_one("x").is_err());
     }
 }

@@ -46,13 +46,15 @@ async fn admit(state: &SharedState, request: Request) -> Result<Response, Reject
             "the injector has no configuration snapshot yet; retry shortly",
         ));
     };
-    let pod = review.pod_label();
     let span = tracing::info_span!(
         "inject",
         admission.uid = %review.request.uid,
-        k8s.pod = %pod,
+        k8s.namespace.name = review.pod_namespace(),
+        k8s.pod.name = review.pod_name(),
         snapshot.version = engine.version(),
         dry_run = review.request.dry_run,
+        injection.decision = tracing::field::Empty,
+        injection.reason = tracing::field::Empty,
     );
     let _entered = span.enter();
     if !review.is_pod_create() {
@@ -61,6 +63,8 @@ async fn admit(state: &SharedState, request: Request) -> Result<Response, Reject
             operation = ?review.request.operation,
             "not a pod creation: allowed unchanged"
         );
+        span.record("injection.decision", "skip");
+        span.record("injection.reason", SKIP_NOT_POD_CREATE);
         state.metrics.skip(SKIP_NOT_POD_CREATE);
         return Ok(answer(review::allow(&review)));
     }
@@ -72,11 +76,15 @@ async fn admit(state: &SharedState, request: Request) -> Result<Response, Reject
     });
     match outcome {
         Ok(Outcome::Skipped(decision)) => {
+            span.record("injection.decision", "skip");
+            span.record("injection.reason", decision.reason.code());
             tracing::debug!(reason = decision.reason.code(), detail = %decision.detail, "not injected");
             state.metrics.skip(decision.reason.code());
             Ok(answer(review::allow(&review)))
         }
         Ok(Outcome::Injected(injection)) => {
+            span.record("injection.decision", "inject");
+            span.record("injection.reason", injection.decision.reason.code());
             let body = review::patch(&review, &injection.patch).map_err(|e| {
                 Rejection::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -93,9 +101,15 @@ async fn admit(state: &SharedState, request: Request) -> Result<Response, Reject
             Ok(answer(body))
         }
         Err(error) => {
-            tracing::warn!(%error, code = error.code(), "injection failed: pod denied");
+            span.record("injection.decision", "deny");
+            span.record("injection.reason", error.code());
+            tracing::warn!(%error, "injection failed: pod denied");
             state.metrics.engine_failure(error.code());
-            let message = format!("sidecar injection failed for pod {pod}: {error}");
+            let message = format!(
+                "sidecar injection failed for pod {}/{}: {error}",
+                review.pod_namespace(),
+                review.pod_name()
+            );
             Ok(answer(review::deny(&review, message)))
         }
     }

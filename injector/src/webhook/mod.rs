@@ -119,7 +119,7 @@ pub fn router(options: Options) -> Router {
         metrics: options.metrics,
         limits,
         admitted: Arc::new(Semaphore::new(limits.max_concurrent + limits.max_queued)),
-        running: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
+        running: Arc::new(Semaphore::new(limits.max_concurrent)),
     });
     let mut routes = Router::new()
         .route("/inject", post(handler::inject))

@@ -113,19 +113,23 @@ impl Review {
             .unwrap_or("default")
     }
 
-    /// `namespace/name` (or `generateName`), for logs and messages.
-    pub fn pod_label(&self) -> String {
+    /// The pod's namespace: its own, else the request's.
+    pub fn pod_namespace(&self) -> &str {
+        self.object["metadata"]["namespace"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(self.namespace())
+    }
+
+    /// The pod's name, or its `generateName` before the API server has
+    /// picked one.
+    pub fn pod_name(&self) -> &str {
         let meta = &self.object["metadata"];
-        let name = meta["name"]
+        meta["name"]
             .as_str()
             .filter(|n| !n.is_empty())
             .or_else(|| meta["generateName"].as_str())
-            .unwrap_or(self.request.name.as_str());
-        let namespace = meta["namespace"]
-            .as_str()
-            .filter(|n| !n.is_empty())
-            .unwrap_or(self.namespace());
-        format!("{namespace}/{name}")
+            .unwrap_or(self.request.name.as_str())
     }
 }
 
@@ -221,7 +225,10 @@ mod tests {
             assert!(review.is_pod_create());
             assert!(review.request.dry_run);
             assert_eq!(review.object["metadata"]["x-unknown"], 1);
-            assert_eq!(review.pod_label(), "shop/ratings-");
+            assert_eq!(
+                (review.pod_namespace(), review.pod_name()),
+                ("shop", "ratings-")
+            );
             let answer: Value = serde_json::from_slice(&allow(&review)).unwrap();
             assert_eq!(answer["apiVersion"], version);
             assert_eq!(answer["kind"], "AdmissionReview");

@@ -162,6 +162,27 @@ async fn skips_and_engine_errors_are_verdicts_not_http_errors() {
 }
 
 #[tokio::test]
+async fn objects_that_are_not_pods_are_denied_not_crashed_on() {
+    let f = fixture(Limits::default());
+    for (object, needle) in [
+        (json!("a pod"), "no containers"),
+        (
+            json!({"metadata": {"name": "x"}, "spec": {"containers": []}}),
+            "no containers",
+        ),
+        (
+            json!({"metadata": {"name": "x"}, "spec": {"containers": [{"name": "a", "ports": "80"}]}}),
+            "not a valid Pod",
+        ),
+    ] {
+        let answer = admit(&f.app, &review(object)).await;
+        assert_eq!(answer["response"]["allowed"], false);
+        let message = answer["response"]["status"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{message}");
+    }
+}
+
+#[tokio::test]
 async fn not_ready_without_a_snapshot() {
     let store = Arc::new(SnapshotStore::new());
     let metrics = Arc::new(Metrics::new(store.clone()));
