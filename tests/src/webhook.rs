@@ -66,7 +66,8 @@ impl Webhook {
         Client::new(self.addr, SERVER_NAME, &self.ca.pem(), protocol)
     }
 
-    /// Installs `leaf` as the serving certificate, atomically.
+    /// Installs a new certificate and key, swapped in atomically as
+    /// kubelet does.
     pub fn rotate(&mut self, cert_pem: &str, key_pem: &str) {
         self.certs
             .update(&[("tls.crt", cert_pem), ("tls.key", key_pem)]);

@@ -543,3 +543,57 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
     assert_eq!(status.and_then(|s| s.code()), Some(0));
     assert!(webhook.wait_for_log(&["stopped"]).is_some());
 }
+
+/// TLS 1.2 and 1.3 are served; anything older is refused in the handshake.
+#[tokio::test]
+async fn tls_below_1_2_is_refused() {
+    use rustls_pki_types::pem::PemObject;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let webhook = Webhook::start(&[]);
+    for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let mut roots = rustls::RootCertStore::empty();
+        let ca = webhook.ca.pem();
+        let ca = rustls_pki_types::CertificateDer::from_pem_slice(ca.as_bytes()).unwrap();
+        roots.add(ca).unwrap();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(webhook.addr).await.unwrap();
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = connector.connect(name, tcp).await.unwrap();
+        assert_eq!(tls.get_ref().1.protocol_version(), Some(version.version));
+    }
+
+    // A TLS 1.1 ClientHello (no supported_versions extension), by hand:
+    // rustls cannot speak it, which is the point.
+    let mut hello = vec![0x03, 0x02]; // client_version TLS 1.1
+    hello.extend([7u8; 32]); // random
+    hello.push(0); // no session id
+    hello.extend([0x00, 0x04, 0xc0, 0x13, 0x00, 0x2f]); // ECDHE-RSA-AES128-SHA, AES128-SHA
+    hello.extend([0x01, 0x00]); // null compression
+    // signature_algorithms: ecdsa_secp256r1_sha256 (rustls wants one before
+    // it looks at the version).
+    hello.extend([0x00, 0x08, 0x00, 0x0d, 0x00, 0x04, 0x00, 0x02, 0x04, 0x03]);
+    let mut handshake = vec![0x01, 0x00];
+    handshake.extend((hello.len() as u16).to_be_bytes());
+    handshake.extend(hello);
+    let mut record = vec![0x16, 0x03, 0x01];
+    record.extend((handshake.len() as u16).to_be_bytes());
+    record.extend(handshake);
+
+    let mut tcp = tokio::net::TcpStream::connect(webhook.addr).await.unwrap();
+    tcp.write_all(&record).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer))
+        .await
+        .expect("the server answers and closes")
+        .unwrap();
+    // One alert record: fatal (2), protocol_version (70).
+    assert_eq!(answer.first(), Some(&0x15), "not an alert: {answer:?}");
+    assert_eq!(&answer[5..7], &[2, 70], "{answer:?}");
+}
