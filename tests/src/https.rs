@@ -115,6 +115,10 @@ impl Client {
     /// A new TCP connection and TLS handshake.
     pub async fn connect(&self) -> Result<Connection, Error> {
         let tcp = TcpStream::connect(self.addr).await?;
+        // As kube-apiserver's (Go's) connections do. With Nagle on, an
+        // HTTP/2 request's DATA frame waits for the server's delayed ACK of
+        // its HEADERS: about 40 ms per request instead of a few.
+        tcp.set_nodelay(true)?;
         let tls = self
             .connector
             .connect(self.server_name.clone(), tcp)
