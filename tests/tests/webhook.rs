@@ -124,6 +124,13 @@ async fn v1_and_v1beta1_answers_patch_the_pod_as_kube_inject_does() {
         assert_eq!(answer["response"]["uid"], review["request"]["uid"]);
 
         let patched = apply_patch(&answer, &pod);
+
+        // Re-invoked on its own output, the webhook has nothing to add.
+        let again = post_review(&webhook, protocol, &review_of(patched.clone())).await;
+        let again = again.json();
+        assert_eq!(again["response"]["allowed"], true);
+        assert!(again["response"].get("patch").is_none(), "{again}");
+
         let typed: Pod = serde_json::from_value(patched.clone()).unwrap();
         let spec = typed.spec.unwrap();
         let mut containers = spec

@@ -82,6 +82,14 @@ async fn admit(state: &SharedState, request: Request) -> Result<Response, Reject
             state.metrics.skip(decision.reason.code());
             Ok(answer(review::allow(&review)))
         }
+        Ok(Outcome::Injected(injection)) if injection.patch.0.is_empty() => {
+            // Already injected by this snapshot (kube-apiserver re-invokes
+            // webhooks with `reinvocationPolicy: IfNeeded`): nothing to add.
+            span.record("injection.decision", "inject");
+            span.record("injection.reason", "already_injected");
+            state.metrics.success();
+            Ok(answer(review::allow(&review)))
+        }
         Ok(Outcome::Injected(injection)) => {
             span.record("injection.decision", "inject");
             span.record("injection.reason", injection.decision.reason.code());
