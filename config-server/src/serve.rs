@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use kube::runtime::events::Reporter;
 use proto::SnapshotServiceServer;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::hub::Hub;
@@ -111,7 +111,13 @@ pub async fn serve(
     tracing::info!(addr = %local, source = ?options.source, "config server listening");
     let grpc = server
         .add_service(SnapshotServiceServer::new(Service::new(hub)))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown);
+        // A snapshot must not wait on Nagle for the replica's ACK of the
+        // previous write; `Server::tcp_nodelay` does not apply to a listener
+        // passed in, so it is set here.
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        );
     tokio::select! {
         result = grpc => result.map_err(ServeError::Server),
         result = source => result,
