@@ -16,12 +16,14 @@
 # The server is pinned to one CPU and wrk to the other, so the two do not
 # compete for a core; with more CPUs, SERVER_CPUS/WRK_CPUS choose them.
 #
-# Usage: tests/load/run.sh            (defaults: 15 s per target, 32 connections)
-#        DURATION=30s CONNECTIONS=64 tests/load/run.sh
+# Usage: tests/load/run.sh   (defaults: 3 rounds of 10 s per target, 32 connections;
+#                             about 2 minutes after the release build)
+#        ROUNDS=5 DURATION=20s CONNECTIONS=64 tests/load/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-DURATION=${DURATION:-15s}
+DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-32}
 WARMUP=${WARMUP:-3s}
 SERVER_CPUS=${SERVER_CPUS:-0}
@@ -103,7 +105,7 @@ to_ms() {
         printf "%.3f", n }'
 }
 
-declare -A rps p50 p99 rss_load
+# Per target, one line per round: requests/s p50 p99 max-RSS.
 measure() { # name path [unique]
     run_wrk "$2" "$WARMUP" "${3:-0}" >/dev/null
     local samples="$work/rss.$1"
@@ -113,33 +115,44 @@ measure() { # name path [unique]
     out=$(run_wrk "$2" "$DURATION" "${3:-0}")
     kill "$sampler" 2>/dev/null || true
     wait "$sampler" 2>/dev/null || true
-    echo "--- $1 ($2)"
+    echo "--- round $round: $1 ($2)"
     echo "$out"
     if grep -q 'Non-2xx' <<<"$out"; then
         echo "error: $1 answered non-2xx responses" >&2
         exit 1
     fi
-    rps[$1]=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
-    p50[$1]=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
-    p99[$1]=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
-    rss_load[$1]=$(sort -n "$samples" | tail -1)
+    printf '%s %s %s %s\n' \
+        "$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")" \
+        "$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")" \
+        "$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")" \
+        "$(sort -n "$samples" | tail -1)" >>"$work/results.$1"
 }
 
+# Column $2 of target $1's rounds: the median (the middle round by requests/s).
+median() { sort -n -k1,1 "$work/results.$1" | awk -v c="$2" '{ v[NR] = $c } END { print v[int((NR + 1) / 2)] }'; }
+
+# Targets interleaved round by round, so a neighbour's load on a shared
+# machine hits all of them alike; the medians are reported.
 idle_rss=$(rss VmRSS)
-measure trivial /bench/trivial
-measure inject /inject
-measure unique /inject 1
+for round in $(seq "$ROUNDS"); do
+    measure trivial /bench/trivial
+    measure inject /inject
+    measure unique /inject 1
+done
 peak=$(rss VmHWM)
 idle_after=$(rss VmRSS)
 
 echo
-echo "injector load bench: $CONNECTIONS connections, keep-alive, TLS, $DURATION per target, $(nproc) CPUs"
-echo "server on CPU $SERVER_CPUS, wrk on CPU $WRK_CPUS; body $(wc -c <"$work/review.json") bytes"
-printf '%-10s %12s %10s %10s %14s\n' target 'requests/s' 'p50 ms' 'p99 ms' 'max RSS KiB'
+echo "injector load bench: $CONNECTIONS connections, keep-alive, TLS, $ROUNDS rounds of $DURATION per target, $(nproc) CPUs"
+echo "server on CPU $SERVER_CPUS, wrk on CPU $WRK_CPUS; body $(wc -c <"$work/review.json") bytes; medians of the rounds;"
+echo "RSS: the server's largest VmRSS while the target ran in the first round (targets run in this order)"
+printf '%-10s %12s %10s %10s %14s   %s\n' target 'requests/s' 'p50 ms' 'p99 ms' 'RSS KiB (1st)' 'requests/s by round'
 for name in trivial inject unique; do
-    printf '%-10s %12s %10s %10s %14s\n' "$name" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}" "${rss_load[$name]}"
+    printf '%-10s %12s %10s %10s %14s   %s\n' "$name" "$(median $name 1)" "$(median $name 2)" \
+        "$(median $name 3)" "$(head -1 "$work/results.$name" | cut -d' ' -f4)" \
+        "$(cut -d' ' -f1 "$work/results.$name" | paste -sd' ')"
 done
-awk -v i="${rps[inject]}" -v u="${rps[unique]}" -v t="${rps[trivial]}" 'BEGIN {
+awk -v i="$(median inject 1)" -v u="$(median unique 1)" -v t="$(median trivial 1)" 'BEGIN {
     printf "inject / trivial throughput: %.1f%% (same pod), %.1f%% (unique pods); goal: at least 80%%\n",
         100 * i / t, 100 * u / t }'
 echo "RSS idle: ${idle_rss} KiB before load, ${idle_after} KiB after; peak (VmHWM): ${peak} KiB"
