@@ -151,6 +151,13 @@ async fn start_snapshots(
     match &args.config_dir {
         None => {
             local::serve_embedded(store)?;
+            if let Some(engine) = store.load() {
+                tracing::info!(
+                    version = engine.version(),
+                    hash = engine.hash(),
+                    "serving the embedded configuration"
+                );
+            }
             Ok(None)
         }
         Some(dir) => {
