@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum_server::Handle;
+use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use hyper_util::rt::TokioTimer;
 use rustls::ServerConfig;
@@ -184,8 +185,12 @@ pub async fn serve_https(
     handle: Handle<SocketAddr>,
     timeout: Duration,
 ) -> std::io::Result<()> {
-    let acceptor =
-        RustlsAcceptor::new(RustlsConfig::from_config(Arc::new(tls))).handshake_timeout(timeout);
+    // TCP_NODELAY: an answer is often written as more than one TLS record
+    // (h2 HEADERS then DATA); Nagle would hold the last one back until the
+    // client's delayed ACK, some 40 ms per admission.
+    let acceptor = RustlsAcceptor::new(RustlsConfig::from_config(Arc::new(tls)))
+        .handshake_timeout(timeout)
+        .acceptor(NoDelayAcceptor::new());
     let mut server = axum_server::from_tcp(listener)?
         .acceptor(acceptor)
         .handle(handle);
