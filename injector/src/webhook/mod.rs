@@ -9,7 +9,7 @@
 //!    kube-apiserver retries elsewhere or applies `failurePolicy`), waits
 //!    for one of `max_concurrent` slots, and answers 503 when the request
 //!    takes longer than the timeout;
-//! 3. the handler ([`handler`]): content type, body cap, envelope, engine.
+//! 3. the handler (`handler.rs`): content type, body cap, envelope, engine.
 //!
 //! The router takes its state as a value so tests, the server and the load
 //! bench build the same stack.
