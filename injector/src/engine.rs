@@ -215,7 +215,10 @@ impl Engine {
 
     /// Decides, and injects when the decision says so.
     pub fn process(&self, req: &PodRequest<'_>) -> Result<Outcome, InjectError> {
-        let decision = self.decide(req, &mut Trace::off())?;
+        let decision = {
+            let _span = tracing::info_span!("decide").entered();
+            self.decide(req, &mut Trace::off())?
+        };
         if !decision.inject {
             return Ok(Outcome::Skipped(decision));
         }
@@ -281,10 +284,14 @@ impl Engine {
         templates: &[String],
         pod_data: &PodData<'_>,
     ) -> Result<Arc<Vec<Value>>, InjectError> {
+        let span = tracing::info_span!("render", injection.templates = %templates.join(","), render.cached = tracing::field::Empty);
+        let _entered = span.enter();
         let key = serde_json::to_vec(&(templates, pod_data)).unwrap_or_default();
         if let Some(hit) = self.rendered.get(key.as_slice()) {
+            span.record("render.cached", true);
             return Ok(hit);
         }
+        span.record("render.cached", false);
         let context = self.inputs.context(pod_data);
         let fragments = templates
             .iter()
@@ -293,6 +300,56 @@ impl Engine {
         let fragments = Arc::new(fragments);
         self.rendered.insert(key.into(), fragments.clone());
         Ok(fragments)
+    }
+
+    /// Merges the rendered fragments into the pod, then applies the user's
+    /// overrides, rewrites the app probes and orders the containers.
+    /// Returns what was injected.
+    fn merge(
+        &self,
+        pod: &mut Value,
+        fragments: &[Value],
+        overrides: &Overrides,
+        probe_port: u16,
+        hold_application: bool,
+    ) -> Injected {
+        let mut injected = Injected::default();
+        for fragment in fragments {
+            injected.record(fragment);
+            if let (Value::Object(base), Value::Object(patch)) = (&mut *pod, fragment.clone()) {
+                merge::merge_object(base, patch);
+            }
+        }
+        merge::apply_overrides(pod, overrides);
+        let sidecars: Vec<String> = injected
+            .init_containers
+            .iter()
+            .chain(&injected.containers)
+            .cloned()
+            .collect();
+        let probers = probes::rewrite(pod, &sidecars, probe_port);
+        probes::hand_to_proxy(pod, merge::PROXY_CONTAINER, &probers);
+        merge::order(pod, &injected, hold_application);
+        injected
+    }
+
+    /// Adds the status annotation, the recorded overrides and the
+    /// configured `injectedAnnotations`.
+    fn annotate(&self, pod: &mut Value, injected: Injected, overrides: &Overrides) {
+        let status = Status::new(injected, self.revision(), &self.hash, self.version);
+        let mut added: Vec<(String, String)> = self
+            .config
+            .inject
+            .injected_annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        added.push((annotations::STATUS.to_string(), status.to_json()));
+        if !overrides.is_empty() {
+            let recorded = serde_json::to_string(overrides).unwrap_or_default();
+            added.push((annotations::OVERRIDES.to_string(), recorded));
+        }
+        set_annotations(pod, added);
     }
 
     /// Injects without deciding: strip any earlier injection, render the
@@ -341,39 +398,19 @@ impl Engine {
         let hold_application = TemplateInputs::hold_application(&pod_data.proxy_config);
         let fragments = self.render(&templates, &pod_data)?;
 
-        let mut injected = Injected::default();
-        for fragment in fragments.iter() {
-            injected.record(fragment);
-            if let (Value::Object(base), Value::Object(patch)) = (&mut pod, fragment.clone()) {
-                merge::merge_object(base, patch);
-            }
-        }
-        merge::apply_overrides(&mut pod, &overrides);
-        let sidecars: Vec<String> = injected
-            .init_containers
-            .iter()
-            .chain(&injected.containers)
-            .cloned()
-            .collect();
-        let probers = probes::rewrite(&mut pod, &sidecars, probe_port);
-        probes::hand_to_proxy(&mut pod, merge::PROXY_CONTAINER, &probers);
-        merge::order(&mut pod, &injected, hold_application);
+        let injected = {
+            let _span = tracing::info_span!("merge").entered();
+            self.merge(
+                &mut pod,
+                &fragments,
+                &overrides,
+                probe_port,
+                hold_application,
+            )
+        };
 
-        let status = Status::new(injected, self.revision(), &self.hash, self.version);
-        let mut added: Vec<(String, String)> = self
-            .config
-            .inject
-            .injected_annotations
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        added.push((annotations::STATUS.to_string(), status.to_json()));
-        if !overrides.is_empty() {
-            let recorded = serde_json::to_string(&overrides).unwrap_or_default();
-            added.push((annotations::OVERRIDES.to_string(), recorded));
-        }
-        set_annotations(&mut pod, added);
-
+        let _span = tracing::info_span!("diff").entered();
+        self.annotate(&mut pod, injected, &overrides);
         // The result must be a Pod. If it is not, say whose fault it is:
         // the pod as received, or the templates.
         if let Err(result) = typed_pod(&pod) {
