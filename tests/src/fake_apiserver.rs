@@ -971,10 +971,18 @@ async fn watch(
                 .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
         ),
     };
-    // While the server is "away", a watch waits for it to come back.
-    let _ = shared.open.subscribe().wait_for(|open| *open).await;
-    let mut disconnect = shared.disconnect.subscribe();
-    disconnect.mark_unchanged();
+    // While the server is "away", a watch waits for it to come back. An
+    // outage closes the gate before it disconnects, so a watch that got
+    // past the gate just before is either disconnected or sees it closed.
+    let mut open = shared.open.subscribe();
+    let disconnect = loop {
+        let _ = open.wait_for(|open| *open).await;
+        let mut disconnect = shared.disconnect.subscribe();
+        disconnect.mark_unchanged();
+        if *open.borrow() {
+            break disconnect;
+        }
+    };
 
     // Under one lock: what the client missed, and the subscription to what
     // follows, so no write falls between them.
@@ -1053,7 +1061,8 @@ impl WatchTask {
         mut disconnect: watch::Receiver<u64>,
     ) {
         for line in first {
-            if self.lines.send(Ok(line)).await.is_err() {
+            if disconnect.has_changed().unwrap_or(true) || self.lines.send(Ok(line)).await.is_err()
+            {
                 return;
             }
         }
@@ -1087,6 +1096,12 @@ impl WatchTask {
                     Err(_) => return,
                 },
             };
+            // A disconnect ordered before this write happened must win over
+            // it, even when both were ready at once: a dropped watch
+            // delivers nothing after the drop.
+            if disconnect.has_changed().unwrap_or(true) {
+                return;
+            }
             if self.lines.send(Ok(line)).await.is_err() {
                 return;
             }
