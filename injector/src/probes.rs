@@ -55,7 +55,7 @@ fn app_containers<'a>(
 
 /// The probes and lifecycle hooks of a container, each with the agent path
 /// that stands for it.
-fn sites<'a>(container: &'a mut Map<String, Value>) -> Vec<(String, &'a mut Map<String, Value>)> {
+fn sites(container: &mut Map<String, Value>) -> Vec<(String, &mut Map<String, Value>)> {
     let name = container
         .get("name")
         .and_then(Value::as_str)

@@ -240,28 +240,28 @@ fn diff(path: &str, ours: &Value, theirs: &Value, out: &mut Vec<String>) {
 /// The annotation maps compare as maps, with our status annotation reduced
 /// to Istio's fields.
 fn annotations_as_items(pod: &mut Value) {
-    if let Some(Value::Object(anns)) = pod.pointer_mut("/metadata/annotations") {
-        if let Some(Value::String(status)) = anns.get_mut("sidecar.istio.io/status") {
-            let mut parsed: Value = serde_json::from_str(status).unwrap();
-            if let Value::Object(fields) = &mut parsed {
-                fields.remove("templateHash");
-                fields.remove("snapshotVersion");
-                for list in [
-                    "initContainers",
-                    "containers",
-                    "volumes",
-                    "imagePullSecrets",
-                ] {
-                    if fields
-                        .get(list)
-                        .is_some_and(|v| v.as_array().is_some_and(Vec::is_empty))
-                    {
-                        fields.insert(list.to_string(), Value::Null);
-                    }
+    if let Some(Value::Object(anns)) = pod.pointer_mut("/metadata/annotations")
+        && let Some(Value::String(status)) = anns.get_mut("sidecar.istio.io/status")
+    {
+        let mut parsed: Value = serde_json::from_str(status).unwrap();
+        if let Value::Object(fields) = &mut parsed {
+            fields.remove("templateHash");
+            fields.remove("snapshotVersion");
+            for list in [
+                "initContainers",
+                "containers",
+                "volumes",
+                "imagePullSecrets",
+            ] {
+                if fields
+                    .get(list)
+                    .is_some_and(|v| v.as_array().is_some_and(Vec::is_empty))
+                {
+                    fields.insert(list.to_string(), Value::Null);
                 }
             }
-            *status = parsed.to_string();
         }
+        *status = parsed.to_string();
     }
 }
 

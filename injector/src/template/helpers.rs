@@ -321,7 +321,7 @@ fn omit(a: &Args<'_>) -> Result<Value, String> {
 
 /// `strdict K1 V1 K2 V2 ...`: a map of strings.
 fn strdict(a: &Args<'_>) -> Result<Value, String> {
-    if a.len() % 2 != 0 {
+    if !a.len().is_multiple_of(2) {
         return Err("needs key/value pairs".into());
     }
     Ok(Value::Object(
