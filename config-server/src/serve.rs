@@ -12,6 +12,8 @@ use proto::SnapshotServiceServer;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
+use crate::admin;
+use crate::certs::{CertManager, CertOptions};
 use crate::hub::Hub;
 use crate::service::Service;
 use crate::snapshot::Publisher;
@@ -54,6 +56,8 @@ pub struct ServerTls {
 pub struct ServeOptions {
     pub source: SourceSpec,
     pub listen: SocketAddr,
+    /// Plain-HTTP address of `/healthz` and `/metrics`.
+    pub admin_listen: SocketAddr,
     /// The namespace of the ConfigMaps (kube source).
     pub namespace: String,
     /// This pod's name, reported on Events (kube source).
@@ -61,6 +65,9 @@ pub struct ServeOptions {
     pub tls: Option<ServerTls>,
     /// Stamped on every snapshot; older injectors NACK it.
     pub min_injector_version: Option<String>,
+    /// Keep the webhook's certificates (kube source only); `None` when
+    /// another party (cert-manager) does.
+    pub certs: Option<CertOptions>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +86,8 @@ pub enum ServeError {
     Tls(tonic::transport::Error),
     #[error("gRPC server failed: {0}")]
     Server(tonic::transport::Error),
+    #[error("admin server failed: {0}")]
+    Admin(std::io::Error),
     #[error("cannot reach the Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
     #[error(transparent)]
@@ -96,6 +105,12 @@ pub async fn serve(
             addr: options.listen,
             source,
         })?;
+    let admin_listener = tokio::net::TcpListener::bind(options.admin_listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: options.admin_listen,
+            source,
+        })?;
     let hub = Hub::new();
     let mut publisher = Publisher::new(Arc::clone(&hub), options.min_injector_version.clone());
     let source = run_source(&options, &mut publisher).await?;
@@ -109,6 +124,9 @@ pub async fn serve(
     }
     let local = listener.local_addr().unwrap_or(options.listen);
     tracing::info!(addr = %local, source = ?options.source, "config server listening");
+    let admin_addr = admin_listener.local_addr().unwrap_or(options.admin_listen);
+    tracing::info!(addr = %admin_addr, "admin listening (HTTP)");
+    let admin = axum::serve(admin_listener, admin::router(Arc::clone(&hub))).into_future();
     let grpc = server
         .add_service(SnapshotServiceServer::new(Service::new(hub)))
         // A snapshot must not wait on Nagle for the replica's ACK of the
@@ -121,6 +139,7 @@ pub async fn serve(
     tokio::select! {
         result = grpc => result.map_err(ServeError::Server),
         result = source => result,
+        result = admin => result.map_err(ServeError::Admin),
     }
 }
 
@@ -141,8 +160,19 @@ async fn run_source<'a>(
                 controller: "config-server".into(),
                 instance: options.pod_name.clone(),
             };
+            let certs = options
+                .certs
+                .clone()
+                .map(|o| CertManager::new(client.clone(), o));
             Box::pin(async move {
-                source::kube::run(client, &options.namespace, reporter, publisher).await;
+                let watch = source::kube::run(client, &options.namespace, reporter, publisher);
+                match certs {
+                    // Neither loop ends on its own; both stop with the server.
+                    Some(certs) => {
+                        tokio::join!(watch, certs.run(std::future::pending()));
+                    }
+                    None => watch.await,
+                }
                 Ok(())
             })
         }

@@ -66,6 +66,7 @@ pub struct Kind {
 impl Kind {
     pub const CONFIG_MAP: Kind = Kind::core("configmaps", "ConfigMap");
     pub const SECRET: Kind = Kind::core("secrets", "Secret");
+    pub const POD: Kind = Kind::core("pods", "Pod");
     pub const CORE_EVENT: Kind = Kind::core("events", "Event");
     pub const EVENT: Kind = Kind {
         group: "events.k8s.io",
@@ -90,9 +91,10 @@ impl Kind {
     };
 
     /// Every kind [`FakeApiServer::start`] serves.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::CONFIG_MAP,
         Kind::SECRET,
+        Kind::POD,
         Kind::CORE_EVENT,
         Kind::EVENT,
         Kind::LEASE,
