@@ -22,6 +22,8 @@ pub struct Hub {
     rejections: Mutex<Rejections>,
     replicas: Mutex<BTreeMap<u64, ReplicaStatus>>,
     next_replica: AtomicU64,
+    /// Every NACK received, including from replicas gone since.
+    nacks: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +39,7 @@ impl Default for Hub {
             rejections: Mutex::default(),
             replicas: Mutex::default(),
             next_replica: AtomicU64::new(1),
+            nacks: AtomicU64::new(0),
         }
     }
 }
@@ -94,6 +97,21 @@ impl Hub {
         }
     }
 
+    /// Connected replicas.
+    pub fn replica_count(&self) -> usize {
+        lock(&self.replicas).len()
+    }
+
+    /// Inputs refused since start.
+    pub fn rejected_total(&self) -> u64 {
+        lock(&self.rejections).total
+    }
+
+    /// NACKs received since start.
+    pub fn nacks_total(&self) -> u64 {
+        self.nacks.load(Ordering::Relaxed)
+    }
+
     /// Everything `Status` reports.
     pub fn status(&self) -> StatusResponse {
         let rejections = lock(&self.rejections);
@@ -138,6 +156,7 @@ impl ReplicaGuard {
     }
 
     pub fn nacked(&self, nack: Nack) {
+        self.hub.nacks.fetch_add(1, Ordering::Relaxed);
         self.hub.update(self.id, |r| {
             r.last_nack = Some(nack);
             r.nacked_at = Some(SystemTime::now().into());
@@ -181,7 +200,9 @@ mod tests {
         assert_eq!((replica.sent_version, replica.acked_version), (3, 3));
         assert_eq!(replica.last_nack.as_ref().unwrap().error, "bad");
         assert_eq!(replica.nacks_total, 1);
+        assert_eq!((hub.replica_count(), hub.nacks_total()), (1, 1));
         drop(guard);
         assert!(hub.status().replicas.is_empty());
+        assert_eq!((hub.replica_count(), hub.nacks_total()), (0, 1));
     }
 }

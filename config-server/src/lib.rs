@@ -5,8 +5,10 @@
 //!
 //! [`source`] reads the inputs, [`snapshot`] validates and numbers them,
 //! [`hub`] holds what the server knows, [`service`] is the gRPC face of the
-//! hub, and [`status`] prints it for `config-server status`.
+//! hub, [`status`] prints it for `config-server status`, and [`admin`] serves
+//! its metrics.
 
+pub mod admin;
 pub mod certs;
 pub mod drift;
 pub mod hub;

@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
+use injector::telemetry;
 use proto::SnapshotService;
 use proto::v1::{Snapshot, StatusRequest, StatusResponse, StreamRequest, stream_request};
 use tokio_stream::wrappers::WatchStream;
@@ -58,10 +59,10 @@ impl SnapshotService for Service {
         let pod = identity.pod_name.clone();
         tracing::info!(%pod, version = %identity.binary_version, %peer, "replica connected");
         let replica = Arc::new(self.hub.connect(identity, peer));
-        tokio::spawn(record_answers(inbound, Arc::clone(&replica), pod));
+        tokio::spawn(record_answers(inbound, Arc::clone(&replica), pod.clone()));
         let outbound = WatchStream::new(self.hub.subscribe()).filter_map(move |current| {
             let sent = current.map(|snapshot| {
-                replica.sent(&snapshot);
+                push(&snapshot, &replica, &pod);
                 Ok(Snapshot::clone(&snapshot))
             });
             std::future::ready(sent)
@@ -72,6 +73,22 @@ impl SnapshotService for Service {
     async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
         Ok(Response::new(self.hub.status()))
     }
+}
+
+/// Records that `snapshot` goes to a replica, traced as a `push` span
+/// under the snapshot's build.
+fn push(snapshot: &Snapshot, replica: &ReplicaGuard, pod: &str) {
+    let span = tracing::info_span!(
+        "push",
+        otel.kind = "producer",
+        replica = pod,
+        snapshot.version = snapshot.version,
+        snapshot.hash = %snapshot.hash,
+    );
+    telemetry::set_parent_from(&span, &snapshot.traceparent);
+    let _entered = span.enter();
+    replica.sent(snapshot);
+    tracing::debug!("snapshot sent");
 }
 
 /// Reads a replica's ACKs and NACKs until its stream ends. The replica

@@ -6,8 +6,11 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use injector::config::CONFIG_KEY;
 use injector::snapshot::versioner::{BuildError, Versioner};
-use proto::v1::{Provenance, Snapshot};
+use injector::telemetry;
+use proto::v1::{Provenance, Snapshot, provenance};
+use tracing::Instrument;
 
 use crate::hub::Hub;
 use crate::source::Input;
@@ -44,16 +47,43 @@ impl Publisher {
     /// Validates `input` and publishes it when it is valid and new. A
     /// refusal is recorded before it is returned, so the caller only adds
     /// what its source can (a Kubernetes Event).
+    ///
+    /// Traced as a `build` span whose context travels in the snapshot, so
+    /// each push and each injector's swap can be traced back to it.
     pub async fn offer(&mut self, input: Input) -> Result<Offered, BuildError> {
         let Input { raw, provenance } = input;
-        let engine = match self.versioner.build_blocking(raw.clone()).await {
+        let span = tracing::info_span!(
+            "build",
+            snapshot.source = %source_of(&provenance),
+            snapshot.version = tracing::field::Empty,
+            snapshot.hash = tracing::field::Empty,
+            validation = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            otel.status_description = tracing::field::Empty,
+        );
+        let built = self
+            .versioner
+            .build_blocking(raw.clone())
+            .instrument(span.clone())
+            .await;
+        let _entered = span.enter();
+        let engine = match built {
             Ok(Some(engine)) => engine,
-            Ok(None) => return Ok(Offered::Unchanged),
+            Ok(None) => {
+                span.record("validation", "unchanged");
+                return Ok(Offered::Unchanged);
+            }
             Err(error) => {
-                self.reject(error.to_string(), provenance);
+                let reason = error.to_string();
+                span.record("validation", "rejected");
+                telemetry::record_error(&span, &reason);
+                self.reject(reason, provenance);
                 return Err(error);
             }
         };
+        span.record("validation", "valid");
+        span.record("snapshot.version", engine.version());
+        span.record("snapshot.hash", engine.hash());
         let snapshot = Snapshot {
             version: engine.version(),
             hash: engine.hash().to_string(),
@@ -62,7 +92,7 @@ impl Publisher {
             mesh: raw.mesh.body,
             provenance,
             built_at: Some(SystemTime::now().into()),
-            traceparent: String::new(),
+            traceparent: telemetry::traceparent(&span),
             min_injector_version: self.min_injector_version.clone(),
         };
         tracing::info!(version = snapshot.version, hash = %snapshot.hash, "publishing snapshot");
@@ -78,10 +108,24 @@ impl Publisher {
     }
 }
 
+/// Where the `config` key came from, for the build span: the ConfigMap,
+/// the file, or the embedded default.
+fn source_of(provenance: &[Provenance]) -> String {
+    let config = provenance.iter().find(|p| p.key == CONFIG_KEY);
+    match config.and_then(|p| p.source.as_ref()) {
+        Some(provenance::Source::ConfigMap(cm)) => {
+            format!("configmap:{}/{}", cm.namespace, cm.name)
+        }
+        Some(provenance::Source::File(path)) => format!("file:{path}"),
+        Some(provenance::Source::Embedded(name)) => format!("embedded:{name}"),
+        None => "unknown".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use injector::RawConfig;
-    use injector::config::{CONFIG_KEY, Text};
+    use injector::config::Text;
 
     use super::*;
 

@@ -5,7 +5,7 @@
 //! [`engine`], which runs them and diffs the result into a JSON Patch.
 //! [`kube_inject`] and [`check`] are the offline edges; [`server`] runs the
 //! admission [`webhook`] over [`tls`] with the [`admin`] port and
-//! [`metrics`].
+//! [`metrics`]; [`telemetry`] sets up logs and traces.
 
 pub mod admin;
 pub mod annotations;
@@ -23,6 +23,7 @@ pub mod server;
 pub mod snapshot;
 pub mod source;
 pub mod status;
+pub mod telemetry;
 pub mod template;
 pub mod tls;
 pub mod webhook;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use injector::server::ServeArgs;
+use injector::telemetry::{LogArgs, Telemetry};
 use injector::{Engine, RawConfig};
 
 /// mimalloc instead of glibc malloc: an admission allocates and frees
@@ -21,6 +22,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 #[derive(Subcommand)]
@@ -140,24 +143,17 @@ fn check(args: &CheckArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Logs to standard error, `RUST_LOG` filtering (`info` by default).
-fn init_logging() {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-}
-
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging();
+fn serve(args: ServeArgs, log: &LogArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    // The trace exporter's channel lives on the runtime; the guard flushes
+    // the last spans on the way out.
+    let _telemetry = {
+        let _runtime = runtime.enter();
+        Telemetry::init(log, "injector")?
+    };
     runtime.block_on(injector::server::run(args))?;
     Ok(())
 }
@@ -175,7 +171,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::KubeInject(args) => kube_inject(&args),
         Command::Check(args) => check(&args),
-        Command::Serve(args) => serve(*args),
+        Command::Serve(args) => serve(*args, &cli.log),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

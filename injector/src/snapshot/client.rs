@@ -20,11 +20,13 @@ use proto::v1::{Ack, Identity, Nack, Snapshot, StreamRequest, stream_request};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tracing::Instrument;
 
 use crate::config::{CONFIG_KEY, MESH_KEY, RawConfig, Text, VALUES_KEY};
 use crate::engine::Engine;
 use crate::snapshot::SnapshotStore;
 use crate::snapshot::versioner::BuildError;
+use crate::telemetry;
 
 /// The first reconnection delay; doubled per failed attempt up to
 /// [`MAX_BACKOFF`]. A replica whose stream just broke (a config server
@@ -243,15 +245,42 @@ fn read(path: &PathBuf) -> Result<Vec<u8>, ClientError> {
 }
 
 /// Serves `snapshot` if it can be, and says which way it went.
+///
+/// Traced as a `swap` span linked to the config server's build of the
+/// snapshot: the build is its cause, but in another process's trace.
 async fn apply(snapshot: Snapshot, store: &SnapshotStore) -> StreamRequest {
-    let outcome = match check_version(&snapshot.min_injector_version) {
-        Err(message) => Err(message),
-        // The same content as the engine serving: nothing to compile.
-        Ok(()) if store.load().is_some_and(|e| e.hash() == snapshot.hash) => Ok(()),
-        Ok(()) => compile(&snapshot).await.map(|engine| store.publish(engine)),
+    let span = tracing::info_span!(
+        "swap",
+        snapshot.version = snapshot.version,
+        snapshot.hash = %snapshot.hash,
+        swap.result = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+    );
+    telemetry::link_to(&span, &snapshot.traceparent);
+    let outcome = async {
+        match check_version(&snapshot.min_injector_version) {
+            Err(message) => Err(message),
+            // The same content as the engine serving: nothing to compile.
+            Ok(()) if store.load().is_some_and(|e| e.hash() == snapshot.hash) => Ok("unchanged"),
+            Ok(()) => compile(&snapshot)
+                .await
+                .map(|engine| store.publish(engine))
+                .map(|()| "published"),
+        }
+    }
+    .instrument(span.clone())
+    .await;
+    let _entered = span.enter();
+    match &outcome {
+        Ok(result) => span.record("swap.result", *result),
+        Err(error) => {
+            telemetry::record_error(&span, error);
+            span.record("swap.result", "rejected")
+        }
     };
     let kind = match outcome {
-        Ok(()) => {
+        Ok(_) => {
             tracing::info!(version = snapshot.version, hash = %snapshot.hash, "serving snapshot");
             stream_request::Kind::Ack(Ack {
                 hash: snapshot.hash,

@@ -11,11 +11,13 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tracing::{Instrument, Span};
 
 use super::review::{self, Review};
 use super::{Rejection, SharedState};
 use crate::engine::{Outcome, PodRequest};
 use crate::metrics::{Failure, SKIP_NOT_POD_CREATE};
+use crate::telemetry;
 
 /// The answer to an admission request; the HTTP status is 200 whatever
 /// the verdict.
@@ -24,21 +26,48 @@ fn answer(body: Vec<u8>) -> Response {
 }
 
 pub(super) async fn inject(State(state): State<SharedState>, request: Request) -> Response {
-    match admit(&state, request).await {
+    // Opened before the body is read, so a refused request is traced too;
+    // the fields are filled in as they become known.
+    let span = tracing::info_span!(
+        "inject",
+        otel.kind = "server",
+        admission.uid = tracing::field::Empty,
+        k8s.namespace.name = tracing::field::Empty,
+        k8s.pod.name = tracing::field::Empty,
+        snapshot.version = tracing::field::Empty,
+        snapshot.hash = tracing::field::Empty,
+        dry_run = tracing::field::Empty,
+        injection.decision = tracing::field::Empty,
+        injection.reason = tracing::field::Empty,
+        injection.templates = tracing::field::Empty,
+        patch.operations = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+    );
+    telemetry::set_remote_parent(&span, request.headers());
+    match admit(&state, request, &span).instrument(span.clone()).await {
         Ok(response) => response,
         Err(rejection) => {
-            tracing::warn!(status = %rejection.status, error = %rejection.message, "admission request rejected");
+            let _entered = span.enter();
+            span.record("injection.decision", "error");
+            span.record("injection.reason", rejection.failure.code());
+            telemetry::record_error(&span, &rejection.message);
+            tracing::warn!(status = %rejection.status, reason = rejection.failure.code(), error = %rejection.message, "admission request rejected");
             state.metrics.failure(rejection.failure);
             rejection.into_response()
         }
     }
 }
 
-async fn admit(state: &SharedState, request: Request) -> Result<Response, Rejection> {
+async fn admit(state: &SharedState, request: Request, span: &Span) -> Result<Response, Rejection> {
     let body = read_json_body(request, state.limits.max_body_bytes).await?;
     let review = Review::parse(&body)
         .map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, Failure::BadRequest, e))?;
     drop(body);
+    span.record("admission.uid", review.request.uid.as_str());
+    span.record("k8s.namespace.name", review.pod_namespace());
+    span.record("k8s.pod.name", review.pod_name());
+    span.record("dry_run", review.request.dry_run);
     let Some(engine) = state.store.load() else {
         return Err(Rejection::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -46,27 +75,21 @@ async fn admit(state: &SharedState, request: Request) -> Result<Response, Reject
             "the injector has no configuration snapshot yet; retry shortly",
         ));
     };
-    let span = tracing::info_span!(
-        "inject",
-        admission.uid = %review.request.uid,
-        k8s.namespace.name = review.pod_namespace(),
-        k8s.pod.name = review.pod_name(),
-        snapshot.version = engine.version(),
-        dry_run = review.request.dry_run,
-        injection.decision = tracing::field::Empty,
-        injection.reason = tracing::field::Empty,
-    );
-    let _entered = span.enter();
-    if !review.is_pod_create() {
-        tracing::debug!(
-            kind = %review.request.kind.kind,
-            operation = ?review.request.operation,
-            "not a pod creation: allowed unchanged"
-        );
+    span.record("snapshot.version", engine.version());
+    span.record("snapshot.hash", engine.hash());
+    let skip = |reason: &'static str, detail: &dyn std::fmt::Display| {
         span.record("injection.decision", "skip");
-        span.record("injection.reason", SKIP_NOT_POD_CREATE);
-        state.metrics.skip(SKIP_NOT_POD_CREATE);
-        return Ok(answer(review::allow(&review)));
+        span.record("injection.reason", reason);
+        tracing::info!(reason, %detail, "not injected");
+        state.metrics.skip(reason);
+        answer(review::allow(&review))
+    };
+    if !review.is_pod_create() {
+        let detail = format!(
+            "{:?} of a {}",
+            review.request.operation, review.request.kind.kind
+        );
+        return Ok(skip(SKIP_NOT_POD_CREATE, &detail));
     }
     let outcome = engine.process(&PodRequest {
         pod: &review.object,
@@ -75,32 +98,36 @@ async fn admit(state: &SharedState, request: Request) -> Result<Response, Reject
         workload: None,
     });
     match outcome {
-        Ok(Outcome::Skipped(decision)) => {
-            span.record("injection.decision", "skip");
-            span.record("injection.reason", decision.reason.code());
-            tracing::debug!(reason = decision.reason.code(), detail = %decision.detail, "not injected");
-            state.metrics.skip(decision.reason.code());
-            Ok(answer(review::allow(&review)))
-        }
-        Ok(Outcome::Injected(injection)) if injection.patch.0.is_empty() => {
-            // Already injected by this snapshot (kube-apiserver re-invokes
-            // webhooks with `reinvocationPolicy: IfNeeded`): nothing to add.
-            span.record("injection.decision", "inject");
-            span.record("injection.reason", "already_injected");
-            state.metrics.success();
-            Ok(answer(review::allow(&review)))
-        }
+        Ok(Outcome::Skipped(decision)) => Ok(skip(decision.reason.code(), &decision.detail)),
         Ok(Outcome::Injected(injection)) => {
+            // An empty patch: already injected by this snapshot
+            // (kube-apiserver re-invokes webhooks with `reinvocationPolicy:
+            // IfNeeded`), so there is nothing to add.
+            let reason = if injection.patch.0.is_empty() {
+                "already_injected"
+            } else {
+                injection.decision.reason.code()
+            };
             span.record("injection.decision", "inject");
-            span.record("injection.reason", injection.decision.reason.code());
-            let body = review::patch(&review, &injection.patch).map_err(|e| {
-                Rejection::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    Failure::Internal,
-                    format!("cannot encode the patch: {e}"),
-                )
-            })?;
+            span.record("injection.reason", reason);
+            span.record(
+                "injection.templates",
+                injection.templates.join(",").as_str(),
+            );
+            span.record("patch.operations", injection.patch.0.len());
+            let body = if injection.patch.0.is_empty() {
+                review::allow(&review)
+            } else {
+                review::patch(&review, &injection.patch).map_err(|e| {
+                    Rejection::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        Failure::Internal,
+                        format!("cannot encode the patch: {e}"),
+                    )
+                })?
+            };
             tracing::debug!(
+                reason,
                 templates = ?injection.templates,
                 patch.operations = injection.patch.0.len(),
                 "injected"
@@ -109,15 +136,16 @@ async fn admit(state: &SharedState, request: Request) -> Result<Response, Reject
             Ok(answer(body))
         }
         Err(error) => {
-            span.record("injection.decision", "deny");
-            span.record("injection.reason", error.code());
-            tracing::warn!(%error, "injection failed: pod denied");
-            state.metrics.engine_failure(error.code());
             let message = format!(
                 "sidecar injection failed for pod {}/{}: {error}",
                 review.pod_namespace(),
                 review.pod_name()
             );
+            span.record("injection.decision", "deny");
+            span.record("injection.reason", error.code());
+            telemetry::record_error(span, &message);
+            tracing::warn!(reason = error.code(), %error, "injection failed: pod denied");
+            state.metrics.engine_failure(error.code());
             Ok(answer(review::deny(&review, message)))
         }
     }
