@@ -70,18 +70,44 @@ pub fn write_config(dir: &Path, config: &str) {
 pub struct ConfigServer {
     pub process: Process,
     pub addr: SocketAddr,
+    /// The plain-HTTP address of `/healthz` and `/metrics`.
+    pub admin: SocketAddr,
 }
 
 impl ConfigServer {
     /// Starts a server on `dir`, on `listen` (`127.0.0.1:0` for any port),
     /// with `extra` flags, and waits until it listens.
     pub fn start(dir: &Path, listen: &str, extra: &[&str]) -> ConfigServer {
+        Self::start_with_env(dir, listen, extra, &[])
+    }
+
+    /// [`start`](Self::start) with `env` added to the process environment.
+    pub fn start_with_env(
+        dir: &Path,
+        listen: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> ConfigServer {
         let source = format!("dir:{}", dir.display());
-        let mut args = vec!["serve", "--source", &source, "--listen", listen];
+        let mut args = vec![
+            "serve",
+            "--source",
+            &source,
+            "--listen",
+            listen,
+            "--admin-listen",
+            "127.0.0.1:0",
+        ];
         args.extend_from_slice(extra);
-        let process = Process::spawn(&cargo_bin("config-server", "config-server"), &args);
+        let program = cargo_bin("config-server", "config-server");
+        let process = Process::spawn_with_env(&program, &args, env);
         let addr = process.announced_addr("config server listening");
-        ConfigServer { process, addr }
+        let admin = process.announced_addr("admin listening");
+        ConfigServer {
+            process,
+            addr,
+            admin,
+        }
     }
 
     pub fn url(&self) -> String {

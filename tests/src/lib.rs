@@ -6,6 +6,8 @@ pub mod cargo_bin;
 pub mod config_plane;
 pub mod fake_apiserver;
 pub mod https;
+pub mod otlp;
 pub mod pki;
 pub mod process;
+pub mod prometheus;
 pub mod webhook;

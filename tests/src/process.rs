@@ -33,8 +33,18 @@ impl Process {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        Self::spawn_with_env(program, args, &[])
+    }
+
+    /// [`spawn`](Self::spawn) with `env` added to the environment.
+    pub fn spawn_with_env<I, S>(program: &Path, args: I, env: &[(&str, &str)]) -> Process
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let mut child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -31,6 +31,11 @@ impl Webhook {
     /// Starts `injector serve` with `extra` flags after the listening and
     /// certificate ones, and waits until it listens.
     pub fn start(extra: &[&str]) -> Webhook {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// [`start`](Self::start) with `env` added to the process environment.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Webhook {
         let ca = Ca::new("injector e2e CA");
         let leaf = ca.issue(&[SERVER_NAME, "127.0.0.1"]);
         let certs = AtomicDir::new(&[("tls.crt", &leaf.cert_pem), ("tls.key", &leaf.key_pem)]);
@@ -48,7 +53,7 @@ impl Webhook {
             key.to_str().expect("UTF-8 path"),
         ];
         args.extend_from_slice(extra);
-        let process = Process::spawn(&cargo_bin("injector", "injector"), &args);
+        let process = Process::spawn_with_env(&cargo_bin("injector", "injector"), &args, env);
         let addr = process.announced_addr("webhook listening");
         let admin = process.announced_addr("admin listening");
         Webhook {
