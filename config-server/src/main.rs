@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Watch the configuration and serve snapshots over gRPC.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the current snapshot and the state of every connected injector.
     Status(StatusArgs),
     /// List the pods whose sidecar came from another configuration than the
@@ -221,7 +221,7 @@ async fn main() -> ExitCode {
     // One crypto provider for every TLS client and server in the process.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match cli.command {
-        Command::Serve(args) => serve(args).await.context("serve"),
+        Command::Serve(args) => serve(*args).await.context("serve"),
         Command::Status(args) => status(args).await.context("status"),
         Command::Drift(args) => drift(args).await.context("drift"),
     };

@@ -444,6 +444,12 @@ def check_processes(r: Report, where: str, objs: list[dict]) -> None:
     name = f"{where}: {ref(cs[0])}"
     r.check(cargs[:1] == ["serve"] and flag(cargs, "--source") == "kube" and flag(cargs, "--listen") == "0.0.0.0:15010",
             f"{name}: runs `config-server serve --source kube --listen 0.0.0.0:15010`", f"args are {cargs}")
+    cadmin = flag(cargs, "--admin-listen") or ""
+    r.check(cadmin == "0.0.0.0:15014", f"{name}: --admin-listen 0.0.0.0:15014", f"--admin-listen is {cadmin!r}")
+    for probe in ("readinessProbe", "livenessProbe"):
+        hg = get(cc, probe, "httpGet") or {}
+        r.check(hg.get("path") == "/healthz" and resolve_port([cc], hg.get("port")) == 15014,
+                f"{name}: {probe} GET /healthz on the admin port", f"{probe} is {cc.get(probe)!r}")
     r.check(get(pod_spec(cs[0]), "serviceAccountName") == "config-server",
             f"{name}: runs as ServiceAccount config-server", "another service account")
     r.check((pod_spec(inj[0]) or {}).get("automountServiceAccountToken") is False,
