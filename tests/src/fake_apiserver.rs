@@ -582,18 +582,20 @@ enum LabelTerm {
     Absent(String),
 }
 
+/// The non-empty, trimmed, comma-separated terms of selector parameter `key`.
+fn terms<'a>(params: &'a BTreeMap<String, String>, key: &str) -> impl Iterator<Item = &'a str> {
+    params
+        .get(key)
+        .map_or("", String::as_str)
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
 impl Selector {
     fn parse(params: &BTreeMap<String, String>) -> Result<Self, ApiError> {
         let mut selector = Selector::default();
-        for term in params
-            .get("fieldSelector")
-            .map_or("", String::as_str)
-            .split(',')
-        {
-            let term = term.trim();
-            if term.is_empty() {
-                continue;
-            }
+        for term in terms(params, "fieldSelector") {
             let (field, equal, value) = split_term(term)
                 .ok_or_else(|| ApiError::bad_request(format!("invalid field selector {term:?}")))?;
             if field != "metadata.name" && field != "metadata.namespace" {
@@ -603,15 +605,7 @@ impl Selector {
             }
             selector.fields.push((field, equal, value));
         }
-        for term in params
-            .get("labelSelector")
-            .map_or("", String::as_str)
-            .split(',')
-        {
-            let term = term.trim();
-            if term.is_empty() {
-                continue;
-            }
+        for term in terms(params, "labelSelector") {
             if term.contains(" in ") || term.contains(" notin ") || term.contains('(') {
                 return Err(ApiError::bad_request(format!(
                     "the fake does not support set-based selector {term:?}"
