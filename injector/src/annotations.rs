@@ -98,8 +98,9 @@ fn bad(annotation: &str, message: impl Into<String>) -> DataError {
     }
 }
 
-/// Checks every interpreted annotation the pod sets.
-pub fn validate(metadata: &Value) -> Result<(), DataError> {
+/// Checks every interpreted annotation the pod sets, and returns the parsed
+/// `proxy.istio.io/config` overrides so they are parsed once per admission.
+pub fn validate(metadata: &Value) -> Result<Option<Value>, DataError> {
     for (key, check) in CHECKED {
         if let Some(value) = get(metadata, key) {
             check_value(*check, value).map_err(|m| bad(key, format!("{value:?}: {m}")))?;
@@ -108,8 +109,7 @@ pub fn validate(metadata: &Value) -> Result<(), DataError> {
     if let Some(image) = get(metadata, PROXY_IMAGE) {
         self::image(PROXY_IMAGE, image)?;
     }
-    proxy_config(metadata)?;
-    Ok(())
+    proxy_config(metadata)
 }
 
 fn check_value(check: Check, value: &str) -> Result<(), String> {

@@ -371,7 +371,7 @@ impl Engine {
         }
         remove_annotations(&mut pod, &[annotations::STATUS, annotations::OVERRIDES]);
         merge::take_overrides(&mut pod, &self.sidecar_names, &mut overrides);
-        annotations::validate(&pod["metadata"])?;
+        let proxy_config_overrides = annotations::validate(&pod["metadata"])?;
 
         let templates = self.select_templates(&pod["metadata"])?;
         let owner;
@@ -393,6 +393,7 @@ impl Engine {
             namespace,
             workload_kind: &workload.kind,
             workload_api_version: &workload.api_version,
+            proxy_config_overrides,
         })?;
         let probe_port = self.inputs.probe_port(&pod["metadata"]);
         let hold_application = TemplateInputs::hold_application(&pod_data.proxy_config);

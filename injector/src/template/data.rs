@@ -48,6 +48,8 @@ pub struct TemplateData<'a> {
     /// Kind and apiVersion of the owning workload.
     pub workload_kind: &'a str,
     pub workload_api_version: &'a str,
+    /// The pod's `proxy.istio.io/config`, as validation parsed it.
+    pub proxy_config_overrides: Option<Value>,
 }
 
 impl TemplateInputs {
@@ -126,7 +128,7 @@ impl TemplateInputs {
     /// read that differs between pods is in it, so two pods with equal
     /// per-pod data render identically.
     pub fn pod_data<'a>(&self, pod: &TemplateData<'a>) -> Result<PodData<'a>, DataError> {
-        let overrides = annotations::proxy_config(pod.metadata)?;
+        let overrides = pod.proxy_config_overrides.clone();
         let mut proxy_config = self.default_proxy_config.clone();
         if let Some(Value::Object(o)) = &overrides {
             overlay(&mut proxy_config, o);
