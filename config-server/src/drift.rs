@@ -9,12 +9,17 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use injector::annotations;
-use injector::status::Status;
-use injector::workload::Workload;
+use injector_engine::annotations;
+use injector_engine::status::Status;
+use injector_engine::workload::Workload;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use serde_json::Value;
+
+use edge::report::Chain;
+
+use crate::cli::DriftArgs;
+use crate::status::{self, StatusError};
 
 /// One workload with pods on an outdated sidecar.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,16 +117,46 @@ pub async fn list_pods(
     let mut params = ListParams::default().limit(500);
     loop {
         let page = api.list(&params).await?;
-        pods.extend(
-            page.items
-                .iter()
-                .filter_map(|p| serde_json::to_value(p).ok()),
-        );
+        for pod in &page.items {
+            pods.push(serde_json::to_value(pod).map_err(kube::Error::SerdeError)?);
+        }
         match page.metadata.continue_.filter(|c| !c.is_empty()) {
             Some(token) => params = params.continue_token(&token),
             None => return Ok(pods),
         }
     }
+}
+
+/// Why `drift` could not report.
+#[derive(Debug, thiserror::Error)]
+pub enum DriftError {
+    #[error(transparent)]
+    Status(#[from] StatusError),
+    #[error("the config server holds no snapshot yet")]
+    NoSnapshot,
+    #[error("cannot connect to the Kubernetes API: {}", Chain(.0))]
+    Connect(kube::Error),
+    #[error("cannot list pods: {}", Chain(.0))]
+    List(kube::Error),
+}
+
+/// `config-server drift`: the report for the current hash (asked of the
+/// server unless given).
+pub async fn run(args: &DriftArgs) -> Result<String, DriftError> {
+    let current = match &args.hash {
+        Some(hash) => hash.clone(),
+        None => {
+            let status = status::fetch(&args.server.server, args.server.tls().as_ref()).await?;
+            status.current.ok_or(DriftError::NoSnapshot)?.hash
+        }
+    };
+    let client = kube::Client::try_default()
+        .await
+        .map_err(DriftError::Connect)?;
+    let pods = list_pods(client, args.namespace.as_deref())
+        .await
+        .map_err(DriftError::List)?;
+    Ok(render(&assess(&pods, &current)))
 }
 
 /// The report an operator reads.

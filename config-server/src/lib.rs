@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod certs;
+pub mod cli;
 pub mod drift;
 pub mod hub;
 pub mod serve;
@@ -17,5 +18,3 @@ pub mod service;
 pub mod snapshot;
 pub mod source;
 pub mod status;
-
-pub use serve::{ServeError, ServeOptions, ServerTls, SourceSpec, serve};

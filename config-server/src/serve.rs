@@ -3,10 +3,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use edge::report::Chain;
 use kube::runtime::events::Reporter;
 use proto::SnapshotServiceServer;
 use tonic::transport::server::TcpIncoming;
@@ -14,6 +14,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::admin;
 use crate::certs::{CertManager, CertOptions};
+use crate::cli::{ServeArgs, SourceSpec};
 use crate::hub::Hub;
 use crate::service::Service;
 use crate::snapshot::Publisher;
@@ -24,25 +25,6 @@ use crate::source;
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Where the inputs come from: `kube` or `dir:PATH`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SourceSpec {
-    Kube,
-    Dir(PathBuf),
-}
-
-impl FromStr for SourceSpec {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.split_once(':') {
-            None if s == "kube" => Ok(SourceSpec::Kube),
-            Some(("dir", path)) if !path.is_empty() => Ok(SourceSpec::Dir(path.into())),
-            _ => Err(format!("{s:?} is neither `kube` nor `dir:PATH`")),
-        }
-    }
-}
-
 /// The server's certificate and key, and the CA its clients' certificates
 /// must chain to when mutual TLS is wanted.
 #[derive(Clone, Debug)]
@@ -52,74 +34,56 @@ pub struct ServerTls {
     pub client_ca: Option<PathBuf>,
 }
 
-#[derive(Clone, Debug)]
-pub struct ServeOptions {
-    pub source: SourceSpec,
-    pub listen: SocketAddr,
-    /// Plain-HTTP address of `/healthz` and `/metrics`.
-    pub admin_listen: SocketAddr,
-    /// The namespace of the ConfigMaps (kube source).
-    pub namespace: String,
-    /// This pod's name, reported on Events (kube source).
-    pub pod_name: Option<String>,
-    pub tls: Option<ServerTls>,
-    /// Stamped on every snapshot; older injectors NACK it.
-    pub min_injector_version: Option<String>,
-    /// Keep the webhook's certificates (kube source only); `None` when
-    /// another party (cert-manager) does.
-    pub certs: Option<CertOptions>,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {error}")]
     Listen {
         addr: SocketAddr,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("invalid TLS settings: {0}")]
+    #[error("invalid TLS settings: {}", Chain(.0))]
     Tls(tonic::transport::Error),
-    #[error("gRPC server failed: {0}")]
+    #[error("gRPC server failed: {}", Chain(.0))]
     Server(tonic::transport::Error),
     #[error("admin server failed: {0}")]
     Admin(std::io::Error),
-    #[error("cannot reach the Kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
+    #[error("cannot reach the Kubernetes API: {}", Chain(.0))]
+    Kube(kube::Error),
     #[error(transparent)]
-    Watch(#[from] injector::source::dir::WatchError),
+    Watch(#[from] edge::dir::WatchError),
 }
 
 /// Runs until `shutdown` completes or the server fails.
 pub async fn serve(
-    options: ServeOptions,
+    options: &ServeArgs,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
-        .map_err(|source| ServeError::Listen {
+        .map_err(|error| ServeError::Listen {
             addr: options.listen,
-            source,
+            error,
         })?;
     let admin_listener = tokio::net::TcpListener::bind(options.admin_listen)
         .await
-        .map_err(|source| ServeError::Listen {
+        .map_err(|error| ServeError::Listen {
             addr: options.admin_listen,
-            source,
+            error,
         })?;
     let hub = Hub::new();
     let mut publisher = Publisher::new(Arc::clone(&hub), options.min_injector_version.clone());
-    let source = run_source(&options, &mut publisher).await?;
+    let source = run_source(options, &mut publisher).await?;
     let mut server = Server::builder()
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT));
-    if let Some(tls) = &options.tls {
+    if let Some(tls) = server_tls(options) {
         server = server
-            .tls_config(tls_config(tls)?)
+            .tls_config(tls_config(&tls)?)
             .map_err(ServeError::Tls)?;
     }
     let local = listener.local_addr().unwrap_or(options.listen);
@@ -146,7 +110,7 @@ pub async fn serve(
 /// The future that runs the configured source into `publisher`; it ends
 /// only if the source fails (a directory that cannot be watched).
 async fn run_source<'a>(
-    options: &'a ServeOptions,
+    options: &'a ServeArgs,
     publisher: &'a mut Publisher,
 ) -> Result<impl Future<Output = Result<(), ServeError>> + 'a, ServeError> {
     let run: futures::future::BoxFuture<'a, Result<(), ServeError>> = match &options.source {
@@ -155,15 +119,14 @@ async fn run_source<'a>(
             Ok(())
         }),
         SourceSpec::Kube => {
-            let client = kube::Client::try_default().await?;
+            let client = kube::Client::try_default()
+                .await
+                .map_err(ServeError::Kube)?;
             let reporter = Reporter {
                 controller: "config-server".into(),
                 instance: options.pod_name.clone(),
             };
-            let certs = options
-                .certs
-                .clone()
-                .map(|o| CertManager::new(client.clone(), o));
+            let certs = cert_options(options).map(|o| CertManager::new(client.clone(), o));
             Box::pin(async move {
                 let watch = source::kube::run(client, &options.namespace, reporter, publisher);
                 match certs {
@@ -182,9 +145,9 @@ async fn run_source<'a>(
 
 fn tls_config(tls: &ServerTls) -> Result<ServerTlsConfig, ServeError> {
     let read = |path: &PathBuf| {
-        std::fs::read(path).map_err(|source| ServeError::Read {
+        std::fs::read(path).map_err(|error| ServeError::Read {
             path: path.clone(),
-            source,
+            error,
         })
     };
     let mut config =
@@ -195,18 +158,29 @@ fn tls_config(tls: &ServerTls) -> Result<ServerTlsConfig, ServeError> {
     Ok(config)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+fn server_tls(args: &ServeArgs) -> Option<ServerTls> {
+    let (cert, key) = args.tls_cert.clone().zip(args.tls_key.clone())?;
+    Some(ServerTls {
+        cert,
+        key,
+        client_ca: args.client_ca.clone(),
+    })
+}
 
-    #[test]
-    fn parses_sources() {
-        assert_eq!("kube".parse(), Ok(SourceSpec::Kube));
-        assert_eq!(
-            "dir:/etc/cfg".parse(),
-            Ok(SourceSpec::Dir("/etc/cfg".into()))
-        );
-        assert!("dir:".parse::<SourceSpec>().is_err());
-        assert!("git:x".parse::<SourceSpec>().is_err());
-    }
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// What the certificate manager keeps, unless `--self-managed-certs=false`:
+/// a CA for 10 years and serving certificates for 90 days, renewed when a
+/// third of their life is left, checked every minute.
+fn cert_options(args: &ServeArgs) -> Option<CertOptions> {
+    args.self_managed_certs.then(|| CertOptions {
+        namespace: args.namespace.clone(),
+        secret: args.tls_secret.clone(),
+        webhook: args.webhook_config.clone(),
+        service: args.webhook_service.clone(),
+        ca_lifetime: 10 * 365 * DAY,
+        cert_lifetime: 90 * DAY,
+        renew_fraction: 1.0 / 3.0,
+        interval: Duration::from_secs(60),
+    })
 }

@@ -10,8 +10,8 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
+use edge::telemetry;
 use futures::{Stream, StreamExt};
-use injector::telemetry;
 use proto::SnapshotService;
 use proto::v1::{Snapshot, StatusRequest, StatusResponse, StreamRequest, stream_request};
 use tokio_stream::wrappers::WatchStream;

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use injector::config::CONFIG_KEY;
-use injector::snapshot::versioner::{BuildError, Versioner};
-use injector::telemetry;
+use edge::telemetry;
+use edge::versioner::{BuildError, Versioner};
+use injector_engine::config::CONFIG_KEY;
 use proto::v1::{Provenance, Snapshot, provenance};
 use tracing::Instrument;
 
@@ -124,8 +124,8 @@ fn source_of(provenance: &[Provenance]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use injector::RawConfig;
-    use injector::config::Text;
+    use injector_engine::RawConfig;
+    use injector_engine::config::Text;
 
     use super::*;
 

@@ -2,18 +2,19 @@
 
 use std::fmt::Write;
 
-use injector::snapshot::client::{self, ClientError, ClientTls};
+use edge::channel::{self, ChannelError, ClientTls};
+use edge::report::Chain;
 use proto::SnapshotServiceClient;
 use proto::v1::{Provenance, StatusRequest, StatusResponse, provenance};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StatusError {
     #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error("cannot connect to {url}: {source}")]
+    Channel(#[from] ChannelError),
+    #[error("cannot connect to {url}: {}", Chain(.error))]
     Connect {
         url: String,
-        source: tonic::transport::Error,
+        error: tonic::transport::Error,
     },
     #[error("Status RPC failed: {0}")]
     Rpc(#[from] tonic::Status),
@@ -21,12 +22,12 @@ pub enum StatusError {
 
 /// Asks the server at `url` for its status.
 pub async fn fetch(url: &str, tls: Option<&ClientTls>) -> Result<StatusResponse, StatusError> {
-    let channel = client::endpoint(url, tls)?
+    let channel = channel::endpoint(url, tls)?
         .connect()
         .await
-        .map_err(|source| StatusError::Connect {
+        .map_err(|error| StatusError::Connect {
             url: url.to_string(),
-            source,
+            error,
         })?;
     let response = SnapshotServiceClient::new(channel)
         .status(StatusRequest {})

@@ -13,7 +13,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::metrics::{self, Metrics};
+use edge::telemetry::METRICS_CONTENT_TYPE;
+
+use crate::metrics::Metrics;
 use crate::snapshot::SnapshotStore;
 
 /// What the admin endpoints report on.
@@ -74,7 +76,7 @@ async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
 
 async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
     match state.metrics.encode() {
-        Ok(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
+        Ok(text) => ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot encode metrics: {e}\n"),
@@ -86,10 +88,10 @@ async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Engine, RawConfig};
     use axum::body::Body;
     use axum::http::Request;
     use http_body_util::BodyExt;
+    use injector_engine::{Engine, RawConfig};
     use tower::ServiceExt;
 
     async fn get(app: &Router, path: &str) -> (StatusCode, String) {

@@ -1,34 +1,13 @@
-//! The sidecar injection engine and the programs around it.
-//!
-//! The pipeline reads in order: [`config`] (the ConfigMaps), [`decision`],
-//! [`template`] (data, handlebars, helpers), [`merge`], [`status`], and
-//! [`engine`], which runs them and diffs the result into a JSON Patch.
-//! [`kube_inject`] and [`check`] are the offline edges; [`server`] runs the
-//! admission [`webhook`] over [`tls`] with the [`admin`] port and
-//! [`metrics`]; [`telemetry`] sets up logs and traces.
+//! The `injector` binary's edges around the engine
+//! ([`injector_engine`]): the [`cli`]; the [`offline`] commands; and
+//! [`serve`], which runs the admission [`webhook`] over [`tls`] with the
+//! [`admin`] port and [`metrics`], fed by the [`snapshot`] store.
 
 pub mod admin;
-pub mod annotations;
-pub mod check;
-pub mod config;
-pub mod decision;
-pub mod engine;
-pub mod kube_inject;
-pub mod manifest;
-pub mod merge;
+pub mod cli;
 pub mod metrics;
-pub mod probes;
-pub mod selector;
-pub mod server;
+pub mod offline;
+pub mod serve;
 pub mod snapshot;
-pub mod source;
-pub mod status;
-pub mod telemetry;
-pub mod template;
 pub mod tls;
 pub mod webhook;
-pub mod workload;
-pub mod yaml;
-
-pub use config::{Config, ConfigError, RawConfig};
-pub use engine::{CompileError, Engine, InjectError, Injection, Outcome, PodRequest};

@@ -1,13 +1,13 @@
 //! Prometheus metrics of the injector (DESIGN §5), served on the admin port.
 //!
 //! Every label value comes from a closed set ([`Reason::code`],
-//! [`InjectError::code`] or [`Failure::code`]), so no request can grow the
-//! number of series. The snapshot gauges are read from the
+//! [`InjectError::code`] or the webhook's error codes), so no request can
+//! grow the number of series. The snapshot gauges are read from the
 //! [`SnapshotStore`] at scrape time, so they stay right whoever publishes
 //! (the directory loader today, the config-server client next).
 //!
-//! [`Reason::code`]: crate::decision::Reason::code
-//! [`InjectError::code`]: crate::engine::InjectError::code
+//! [`Reason::code`]: injector_engine::decision::Reason::code
+//! [`InjectError::code`]: injector_engine::InjectError::code
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,57 +22,22 @@ use prometheus_client::registry::Registry;
 
 use crate::snapshot::SnapshotStore;
 
-/// The content type of [`Metrics::encode`]'s output.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: &'static str,
 }
 
-/// Why the webhook answered an admission request without an engine
-/// verdict. With [`InjectError::code`](crate::engine::InjectError::code)
-/// these are the `reason` values of `sidecar_injection_failure_total`.
+/// Which counter an admission request goes to, besides the request count
+/// and the duration every request gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failure {
-    /// Empty or malformed JSON, or not an AdmissionReview with a request
-    /// object (HTTP 400).
-    BadRequest,
-    /// Body over the limit (HTTP 413).
-    PayloadTooLarge,
-    /// Content-Type is not JSON (HTTP 415).
-    UnsupportedMediaType,
-    /// No snapshot yet (HTTP 503).
-    NotReady,
-    /// Concurrency limit reached (HTTP 503).
-    Overloaded,
-    /// Not answered within the request timeout (HTTP 503).
-    Timeout,
-    /// The handler panicked (HTTP 500).
-    Panic,
-    /// The answer could not be encoded.
-    Internal,
+pub enum Counted {
+    /// Answered with a sidecar (`sidecar_injection_success_total`).
+    Injected,
+    /// Allowed unchanged, by decision reason (`_skip_total{reason}`).
+    Skipped(&'static str),
+    /// Kept from its sidecar by an error, by code (`_failure_total{reason}`).
+    Failed(&'static str),
 }
-
-impl Failure {
-    /// A stable snake_case code, used as a metric label value.
-    pub fn code(self) -> &'static str {
-        match self {
-            Failure::BadRequest => "bad_request",
-            Failure::PayloadTooLarge => "payload_too_large",
-            Failure::UnsupportedMediaType => "unsupported_media_type",
-            Failure::NotReady => "not_ready",
-            Failure::Overloaded => "overloaded",
-            Failure::Timeout => "timeout",
-            Failure::Panic => "panic",
-            Failure::Internal => "internal",
-        }
-    }
-}
-
-/// The skip reason for admission requests that are not a pod CREATE: they
-/// are answered `allowed` without a patch.
-pub const SKIP_NOT_POD_CREATE: &str = "not_pod_create";
 
 /// The injector's metrics and the registry that encodes them.
 #[derive(Debug)]
@@ -132,33 +97,15 @@ impl Metrics {
         }
     }
 
-    /// Counts a request on `/inject`; every one later gets exactly one of
-    /// [`success`](Self::success), [`skip`](Self::skip) or a failure.
-    pub fn request(&self) {
+    /// Counts one request on `/inject`, answered after `elapsed`. Every
+    /// label value comes from a closed set of codes.
+    pub fn record(&self, counted: Counted, elapsed: Duration) {
         self.requests.inc();
-    }
-
-    pub fn success(&self) {
-        self.success.inc();
-    }
-
-    /// `reason` must come from a closed set (a decision reason code).
-    pub fn skip(&self, reason: &'static str) {
-        self.skip.get_or_create(&ReasonLabel { reason }).inc();
-    }
-
-    /// An engine error, by [`InjectError::code`](crate::engine::InjectError::code).
-    pub fn engine_failure(&self, code: &'static str) {
-        self.failure
-            .get_or_create(&ReasonLabel { reason: code })
-            .inc();
-    }
-
-    pub fn failure(&self, failure: Failure) {
-        self.engine_failure(failure.code());
-    }
-
-    pub fn observe(&self, elapsed: Duration) {
+        match counted {
+            Counted::Injected => self.success.inc(),
+            Counted::Skipped(reason) => self.skip.get_or_create(&ReasonLabel { reason }).inc(),
+            Counted::Failed(reason) => self.failure.get_or_create(&ReasonLabel { reason }).inc(),
+        };
         self.duration.observe(elapsed.as_secs_f64());
     }
 
@@ -201,7 +148,7 @@ impl Collector for SnapshotCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Engine, RawConfig};
+    use injector_engine::{Engine, RawConfig};
 
     fn sample(text: &str, name: &str) -> Option<f64> {
         text.lines()
@@ -220,13 +167,9 @@ mod tests {
 
         let config = RawConfig::embedded().parse().unwrap();
         store.publish(Engine::compile(config, 7).unwrap());
-        metrics.request();
-        metrics.request();
-        metrics.request();
-        metrics.success();
-        metrics.skip("host_network");
-        metrics.failure(Failure::Timeout);
-        metrics.observe(Duration::from_micros(15));
+        metrics.record(Counted::Injected, Duration::from_micros(15));
+        metrics.record(Counted::Skipped("host_network"), Duration::from_secs(1));
+        metrics.record(Counted::Failed("timeout"), Duration::from_secs(1));
         let text = metrics.encode().unwrap();
         assert_eq!(sample(&text, "sidecar_injection_requests_total"), Some(3.0));
         assert_eq!(sample(&text, "sidecar_injection_success_total"), Some(1.0));

@@ -1,6 +1,8 @@
 //! The `injector` binary as a user runs it: `kube-inject` and `check`, good
 //! and bad input, exit status, and what reaches stdout and stderr.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 

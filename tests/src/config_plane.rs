@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use injector::config::embedded;
+use injector_engine::config::embedded;
 use proto::v1::StatusResponse;
 use serde_json::Value;
 
@@ -138,9 +138,12 @@ impl ConfigServer {
 /// The content hash a config server and injectors give `config` with the
 /// embedded values and mesh.
 pub fn hash_of(config: &str) -> String {
-    let mut raw = injector::RawConfig::embedded();
+    let mut raw = injector_engine::RawConfig::embedded();
     raw.config.body = config.to_string();
-    injector::engine::content_hash(&raw.parse().expect("a valid config"))
+    raw.parse()
+        .expect("a valid config")
+        .hash()
+        .expect("a hashable config")
 }
 
 /// `VmRSS` and `VmHWM` (peak) of process `pid`, in KiB.

@@ -10,7 +10,7 @@ use e2e::config_plane::{
 };
 use e2e::https;
 use e2e::webhook::Webhook;
-use injector::config::embedded;
+use injector_engine::config::embedded;
 
 const WAIT: Duration = Duration::from_secs(20);
 

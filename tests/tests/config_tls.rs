@@ -12,7 +12,7 @@ use e2e::config_plane::{ConfigServer, write_config};
 use e2e::https;
 use e2e::pki::Ca;
 use e2e::webhook::Webhook;
-use injector::config::embedded;
+use injector_engine::config::embedded;
 
 const WAIT: Duration = Duration::from_secs(20);
 

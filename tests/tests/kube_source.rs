@@ -11,7 +11,7 @@ use config_server::snapshot::Publisher;
 use config_server::source::kube::{INJECTOR_CONFIGMAP, MESH_CONFIGMAP, run};
 use e2e::config_plane::{BROKEN_CONFIG, config_with_marker, eventually};
 use e2e::fake_apiserver::{FakeApiServer, Kind};
-use injector::config::embedded;
+use injector_engine::config::embedded;
 use kube::runtime::events::Reporter;
 use proto::v1::provenance;
 use serde_json::{Value, json};

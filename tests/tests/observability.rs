@@ -10,7 +10,7 @@ use e2e::otlp::{ReceivedSpan, Receiver};
 use e2e::prometheus::{self, Scrape};
 use e2e::webhook::Webhook;
 use http::StatusCode;
-use injector::config::embedded;
+use injector_engine::config::embedded;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -182,7 +182,15 @@ async fn admissions_and_config_changes_are_traced() {
     assert_eq!(inject.attr("injection.templates"), "sidecar");
     let operations: u32 = inject.attr("patch.operations").parse().unwrap();
     assert!(operations > 0, "{inject:#?}");
-    for step in ["decide", "render", "merge", "diff"] {
+    for step in [
+        "decide",
+        "prepare",
+        "render",
+        "merge",
+        "postprocess",
+        "status",
+        "patch",
+    ] {
         let child = span(&receiver, step, |s| {
             s.name == step && s.parent_span_id == inject.span_id
         })

@@ -11,9 +11,9 @@ use std::time::Duration;
 use config_server::hub::Hub;
 use config_server::service::Service;
 use e2e::config_plane::{BROKEN_CONFIG, eventually};
-use injector::RawConfig;
 use injector::snapshot::SnapshotStore;
 use injector::snapshot::client::Client;
+use injector_engine::RawConfig;
 use proto::SnapshotServiceServer;
 use proto::v1::{Identity, Snapshot};
 use tokio::net::TcpListener;
@@ -50,7 +50,7 @@ fn serve(hub: Arc<Hub>, listener: TcpListener) -> tokio::task::JoinHandle<()> {
 async fn an_uncompilable_snapshot_is_nacked_and_the_old_engine_stays() {
     let hub = Hub::new();
     let embedded = RawConfig::embedded();
-    let good_hash = injector::engine::content_hash(&embedded.parse().unwrap());
+    let good_hash = embedded.parse().unwrap().hash().unwrap();
     hub.publish(unvalidated(&embedded, 1, &good_hash));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

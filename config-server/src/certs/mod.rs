@@ -23,6 +23,7 @@ pub mod pki;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use edge::report::Chain;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::Secret;
@@ -74,7 +75,7 @@ impl CertOptions {
 /// Why a pass failed. The loop logs it and tries again next interval.
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
-    #[error("Kubernetes API: {0}")]
+    #[error("Kubernetes API: {}", Chain(.0))]
     Kube(#[from] kube::Error),
     #[error(transparent)]
     Pki(#[from] PkiError),

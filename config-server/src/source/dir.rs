@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use injector::config::Text;
-use injector::source::dir::{self, WatchError};
+use edge::dir::{self, WatchError};
+use injector_engine::config::Text;
 use proto::v1::{Provenance, provenance};
 
 use crate::snapshot::Publisher;

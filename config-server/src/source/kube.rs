@@ -13,10 +13,10 @@
 
 use std::collections::BTreeMap;
 
+use edge::versioner::BuildError;
 use futures::StreamExt;
-use injector::ConfigError;
-use injector::config::{CONFIG_KEY, MESH_KEY, RawConfig, Text, VALUES_KEY};
-use injector::snapshot::versioner::BuildError;
+use injector_engine::ConfigError;
+use injector_engine::config::{CONFIG_KEY, MESH_KEY, RawConfig, Text, VALUES_KEY};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::{WatchStreamExt, watcher};

@@ -7,7 +7,7 @@
 pub mod dir;
 pub mod kube;
 
-use injector::RawConfig;
+use injector_engine::RawConfig;
 use proto::v1::Provenance;
 
 /// The three inputs and where each came from.

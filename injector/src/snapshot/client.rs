@@ -11,124 +11,38 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use edge::channel::{self, ChannelError, ClientTls};
+use edge::report::Chain;
+use edge::telemetry;
+use edge::versioner;
+use injector_engine::Engine;
+use injector_engine::config::{CONFIG_KEY, MESH_KEY, RawConfig, Text, VALUES_KEY};
 use proto::SnapshotServiceClient;
 use proto::v1::{Ack, Identity, Nack, Snapshot, StreamRequest, stream_request};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Channel, Endpoint};
 use tracing::Instrument;
 
-use crate::config::{CONFIG_KEY, MESH_KEY, RawConfig, Text, VALUES_KEY};
-use crate::engine::Engine;
 use crate::snapshot::SnapshotStore;
-use crate::snapshot::versioner::BuildError;
-use crate::telemetry;
 
 /// The first reconnection delay; doubled per failed attempt up to
 /// [`MAX_BACKOFF`]. A replica whose stream just broke (a config server
 /// restart, a rollout) is back within a fraction of a second.
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// Bounds each connection attempt, so an unreachable address fails into
-/// backoff instead of hanging.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// HTTP/2 pings detect a server that vanished without closing the
 /// connection (a node lost, a partition), which a quiet stream never would.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// TLS files for the channel to the config server.
-#[derive(Clone, Debug)]
-pub struct ClientTls {
-    /// The CA that signs the server's certificate; the system roots are not
-    /// consulted.
-    pub ca: PathBuf,
-    /// A client certificate and key, for a server requiring mutual TLS.
-    pub identity: Option<(PathBuf, PathBuf)>,
-    /// The name to verify in the server's certificate, when it is not the
-    /// URL's host.
-    pub domain: Option<String>,
-}
-
-/// `--config-server` and what goes with it, as `injector serve` takes them.
-#[derive(clap::Args, Clone, Debug, Default)]
-pub struct ClientArgs {
-    /// gRPC URL of the config server (`http://` or `https://`). Without it
-    /// the configuration comes from `--config-dir` or the embedded default.
-    #[arg(long, value_name = "URL", conflicts_with = "config_dir")]
-    pub config_server: Option<String>,
-    /// CA certificate (PEM) of the config server's certificate; required
-    /// for an `https://` URL.
-    #[arg(long, value_name = "FILE", requires = "config_server")]
-    pub config_server_ca: Option<PathBuf>,
-    /// Client certificate (PEM) for a config server that requires mutual TLS.
-    #[arg(long, value_name = "FILE", requires_all = ["config_server_ca", "config_server_key"])]
-    pub config_server_cert: Option<PathBuf>,
-    /// Key (PEM) of `--config-server-cert`.
-    #[arg(long, value_name = "FILE", requires = "config_server_cert")]
-    pub config_server_key: Option<PathBuf>,
-    /// The name to verify in the config server's certificate, when it is
-    /// not the URL's host.
-    #[arg(long, value_name = "NAME", requires = "config_server_ca")]
-    pub config_server_name: Option<String>,
-    /// This replica's name in the config server's status (default: the
-    /// host name, which in a pod is the pod's name).
-    #[arg(long, env = "POD_NAME", value_name = "NAME")]
-    pub pod_name: Option<String>,
-}
-
-impl ClientArgs {
-    /// The client the flags describe; `None` without `--config-server`.
-    pub fn client(&self) -> Result<Option<Client>, ClientError> {
-        let Some(url) = &self.config_server else {
-            return Ok(None);
-        };
-        let tls = self.config_server_ca.clone().map(|ca| ClientTls {
-            ca,
-            identity: self
-                .config_server_cert
-                .clone()
-                .zip(self.config_server_key.clone()),
-            domain: self.config_server_name.clone(),
-        });
-        let pod_name = self
-            .pod_name
-            .clone()
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .unwrap_or_else(|| "injector".to_string());
-        let identity = Identity {
-            pod_name,
-            binary_version: env!("CARGO_PKG_VERSION").to_string(),
-        };
-        Client::new(url, identity, tls.as_ref()).map(Some)
-    }
-}
-
-/// Why the client cannot start. Once running it never fails: it retries.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("invalid config server URL {url:?}: {source}")]
-    Url {
-        url: String,
-        source: tonic::transport::Error,
-    },
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("invalid TLS settings for the config server: {0}")]
-    Tls(tonic::transport::Error),
-}
-
 /// Why one connection to the config server ended.
 #[derive(Debug, thiserror::Error)]
 enum StreamError {
-    #[error("cannot connect: {0}")]
+    #[error("cannot connect: {}", Chain(.0))]
     Connect(tonic::transport::Error),
     #[error("stream failed: {0}")]
     Status(#[from] tonic::Status),
@@ -149,8 +63,8 @@ impl Client {
         url: &str,
         identity: Identity,
         tls: Option<&ClientTls>,
-    ) -> Result<Self, ClientError> {
-        let endpoint = endpoint(url, tls)?
+    ) -> Result<Self, ChannelError> {
+        let endpoint = channel::endpoint(url, tls)?
             .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
             .keep_alive_timeout(KEEPALIVE_TIMEOUT)
             .keep_alive_while_idle(true);
@@ -204,44 +118,6 @@ impl Client {
             }
         }
     }
-}
-
-/// The config server's address with its TLS settings, for the stream and
-/// for one-off calls such as `config-server status`.
-pub fn endpoint(url: &str, tls: Option<&ClientTls>) -> Result<Endpoint, ClientError> {
-    let endpoint = Endpoint::from_shared(url.to_string())
-        .map_err(|source| ClientError::Url {
-            url: url.to_string(),
-            source,
-        })?
-        .connect_timeout(CONNECT_TIMEOUT);
-    match tls {
-        Some(tls) => endpoint
-            .tls_config(tls_config(tls)?)
-            .map_err(ClientError::Tls),
-        None => Ok(endpoint),
-    }
-}
-
-fn tls_config(tls: &ClientTls) -> Result<ClientTlsConfig, ClientError> {
-    let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(&tls.ca)?));
-    if let Some((cert, key)) = &tls.identity {
-        config = config.identity(tonic::transport::Identity::from_pem(
-            read(cert)?,
-            read(key)?,
-        ));
-    }
-    if let Some(domain) = &tls.domain {
-        config = config.domain_name(domain.clone());
-    }
-    Ok(config)
-}
-
-fn read(path: &PathBuf) -> Result<Vec<u8>, ClientError> {
-    std::fs::read(path).map_err(|source| ClientError::Read {
-        path: path.clone(),
-        source,
-    })
 }
 
 /// Serves `snapshot` if it can be, and says which way it went.
@@ -313,16 +189,9 @@ async fn compile(snapshot: &Snapshot) -> Result<Engine, String> {
         values: Text::new(snapshot.values.clone(), source.clone(), VALUES_KEY),
         mesh: Text::new(snapshot.mesh.clone(), source, MESH_KEY),
     };
-    let version = snapshot.version;
-    tokio::task::spawn_blocking(move || -> Result<Engine, BuildError> {
-        Engine::compile(raw.parse()?, version).map_err(|source| BuildError::Compile {
-            origin: raw.config.origin,
-            source,
-        })
-    })
-    .await
-    .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
-    .map_err(|e| e.to_string())
+    versioner::compile_blocking(raw, snapshot.version)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Refuses a snapshot that declares it needs a newer injector than this one.

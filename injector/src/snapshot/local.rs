@@ -5,10 +5,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::RawConfig;
+use edge::dir::{self, WatchError};
+use edge::versioner::{BuildError, Versioner};
+use injector_engine::RawConfig;
+
 use crate::snapshot::SnapshotStore;
-use crate::snapshot::versioner::{BuildError, Versioner};
-use crate::source::dir::{self, WatchError};
 
 /// Publishes the configuration compiled into the binary, as version 1.
 pub fn serve_embedded(store: &SnapshotStore) -> Result<(), BuildError> {

@@ -7,14 +7,13 @@
 
 pub mod client;
 pub mod local;
-pub mod versioner;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwapOption;
 
-use crate::engine::Engine;
+use injector_engine::Engine;
 
 /// The engine currently serving, if any. Ready means: holds one.
 #[derive(Default)]
@@ -65,7 +64,7 @@ impl std::fmt::Debug for SnapshotStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RawConfig;
+    use injector_engine::RawConfig;
 
     #[test]
     fn publish_makes_ready_and_requests_keep_their_engine() {

@@ -1,35 +1,35 @@
 //! The admission webhook: the axum router that serves `/inject` and
-//! `/inject/*`, and the limits every admission passes through.
+//! `/inject/*`.
 //!
 //! Layers, outermost first:
-//! 1. panic catcher: a fault in a handler becomes a 500 and a log line, and
-//!    the connection and the server go on;
-//! 2. admission guard: counts and times the request, sheds load beyond
-//!    `max_concurrent + max_queued` requests with a 503 (no unbounded queue:
-//!    kube-apiserver retries elsewhere or applies `failurePolicy`), waits
-//!    for one of `max_concurrent` slots, and answers 503 when the request
-//!    takes longer than the timeout;
-//! 3. the handler (`handler.rs`): content type, body cap, envelope, engine.
+//! 1. [`record`]: the request's span, metrics and log line, written once
+//!    from what its response carries;
+//! 2. the panic catcher: a fault in a handler becomes a 500, and the
+//!    connection and the server go on;
+//! 3. [`guard`]: load shedding, concurrency and the timeout;
+//! 4. [`handler`]: content type, body cap, envelope, engine.
 //!
 //! The router takes its state as a value so tests, the server and the load
 //! bench build the same stack.
 
+mod error;
+mod guard;
 mod handler;
-pub mod review;
+mod record;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::post;
 use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::metrics::{Failure, Metrics};
+pub use error::AdmissionError;
+
+use crate::metrics::Metrics;
 use crate::snapshot::SnapshotStore;
 
 /// The path of the bench-only trivial handler (see [`Options::bench_trivial`]).
@@ -81,46 +81,21 @@ struct WebhookState {
 
 type SharedState = Arc<WebhookState>;
 
-/// A request answered with an HTTP error status and a one-line message.
-#[derive(Debug)]
-struct Rejection {
-    status: StatusCode,
-    failure: Failure,
-    message: String,
-}
-
-impl Rejection {
-    fn new(status: StatusCode, failure: Failure, message: impl ToString) -> Self {
-        Rejection {
-            status,
-            failure,
-            message: message.to_string(),
-        }
-    }
-}
-
-impl IntoResponse for Rejection {
-    fn into_response(self) -> Response {
-        let body = format!("{}\n", self.message);
-        (
-            self.status,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            body,
-        )
-            .into_response()
+impl WebhookState {
+    fn new(store: Arc<SnapshotStore>, metrics: Arc<Metrics>, limits: Limits) -> SharedState {
+        Arc::new(WebhookState {
+            store,
+            metrics,
+            limits,
+            admitted: Arc::new(Semaphore::new(limits.max_concurrent + limits.max_queued)),
+            running: Arc::new(Semaphore::new(limits.max_concurrent)),
+        })
     }
 }
 
 /// The webhook's routes with every layer applied.
 pub fn router(options: Options) -> Router {
-    let limits = options.limits;
-    let state = Arc::new(WebhookState {
-        store: options.store,
-        metrics: options.metrics,
-        limits,
-        admitted: Arc::new(Semaphore::new(limits.max_concurrent + limits.max_queued)),
-        running: Arc::new(Semaphore::new(limits.max_concurrent)),
-    });
+    let state = WebhookState::new(options.store, options.metrics, options.limits);
     let mut routes = Router::new()
         .route("/inject", post(handler::inject))
         .route("/inject/{*rest}", post(handler::inject));
@@ -130,80 +105,25 @@ pub fn router(options: Options) -> Router {
     with_layers(routes, state)
 }
 
-/// Applies the panic catcher and the admission guard to `routes`.
+/// Applies the layers to `routes`, innermost first.
 fn with_layers(routes: Router<SharedState>, state: SharedState) -> Router {
-    let metrics = state.metrics.clone();
     routes
-        .route_layer(middleware::from_fn_with_state(state.clone(), guard))
-        .layer(CatchPanicLayer::custom(
-            move |panic: Box<dyn std::any::Any + Send>| {
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard::guard))
+        .route_layer(CatchPanicLayer::custom(
+            |panic: Box<dyn std::any::Any + Send>| {
                 let detail = panic
                     .downcast_ref::<String>()
                     .map(String::as_str)
                     .or_else(|| panic.downcast_ref::<&str>().copied())
                     .unwrap_or("(no message)");
-                tracing::error!(panic = detail, "admission handler panicked");
-                metrics.failure(Failure::Panic);
-                Rejection::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    Failure::Panic,
-                    "internal error in the sidecar injector (logged); retry",
-                )
-                .into_response()
+                AdmissionError::Panic(detail.to_string()).into_response()
             },
         ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            record::record,
+        ))
         .with_state(state)
-}
-
-async fn guard(State(state): State<SharedState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    state.metrics.request();
-    let response = match guarded(&state, request, next).await {
-        Ok(response) => response,
-        Err(rejection) => {
-            state.metrics.failure(rejection.failure);
-            tracing::warn!(status = %rejection.status, error = %rejection.message, "admission request rejected");
-            rejection.into_response()
-        }
-    };
-    state.metrics.observe(started.elapsed());
-    response
-}
-
-async fn guarded(
-    state: &WebhookState,
-    request: Request,
-    next: Next,
-) -> Result<Response, Rejection> {
-    let limits = state.limits;
-    let Ok(_admitted) = state.admitted.clone().try_acquire_owned() else {
-        return Err(Rejection::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Failure::Overloaded,
-            format!(
-                "too many admission requests in progress ({} processing, {} waiting); retry",
-                limits.max_concurrent, limits.max_queued
-            ),
-        ));
-    };
-    let timed_out = || {
-        Rejection::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Failure::Timeout,
-            format!(
-                "admission request not answered within {:?} (--request-timeout)",
-                limits.timeout
-            ),
-        )
-    };
-    let work = async {
-        // Closed never: the semaphore lives as long as the state.
-        let _running = state.running.acquire().await;
-        next.run(request).await
-    };
-    tokio::time::timeout(limits.timeout, work)
-        .await
-        .map_err(|_| timed_out())
 }
 
 #[cfg(test)]

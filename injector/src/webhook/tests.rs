@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::*;
-use crate::{Engine, RawConfig};
+use injector_engine::{Engine, Outcome, PodRequest, RawConfig};
 
 fn review(pod: Value) -> Value {
     json!({
@@ -113,13 +113,13 @@ async fn injects_with_a_patch_that_yields_the_engine_result() {
     json_patch::patch(&mut patched, &patch).unwrap();
 
     let engine = f.store.load().unwrap();
-    let req = crate::PodRequest {
+    let req = PodRequest {
         pod: &pod(),
         namespace: "shop",
         namespace_labels: None,
         workload: None,
     };
-    let crate::Outcome::Injected(expected) = engine.process(&req).unwrap() else {
+    let Outcome::Injected(expected) = engine.process(&req).unwrap() else {
         panic!("the engine skipped the pod");
     };
     assert_eq!(patched, expected.pod);
@@ -222,12 +222,21 @@ async fn streamed_body_over_the_limit_is_413() {
 
 #[tokio::test]
 async fn slow_bodies_time_out_and_excess_requests_are_shed() {
-    let f = fixture(Limits {
+    let f = fixture(Limits::default());
+    let limits = Limits {
         timeout: Duration::from_millis(300),
         max_concurrent: 1,
         max_queued: 1,
         ..Limits::default()
-    });
+    };
+    let state = WebhookState::new(f.store.clone(), f.metrics.clone(), limits);
+    let f = Fixture {
+        app: with_layers(
+            Router::new().route("/inject", post(handler::inject)),
+            state.clone(),
+        ),
+        ..f
+    };
     let stalled = || {
         let body = Body::from_stream(futures::stream::pending::<Result<Bytes, std::io::Error>>());
         post_json("/inject", body)
@@ -235,7 +244,9 @@ async fn slow_bodies_time_out_and_excess_requests_are_shed() {
     // One processing and one waiting fill the building; a third is shed.
     let first = tokio::spawn(call_owned(f.app.clone(), stalled()));
     let second = tokio::spawn(call_owned(f.app.clone(), stalled()));
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    while state.admitted.available_permits() > 0 {
+        tokio::task::yield_now().await;
+    }
     let (status, text) = call(&f.app, post_json("/inject", review(pod()).to_string())).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(String::from_utf8_lossy(&text).contains("too many admission requests"));
@@ -275,13 +286,12 @@ async fn boom() -> &'static str {
 #[tokio::test]
 async fn a_panicking_handler_is_a_500_and_the_router_goes_on() {
     let f = fixture(Limits::default());
-    let state = Arc::new(WebhookState {
-        store: f.store.clone(),
-        metrics: f.metrics.clone(),
-        limits: Limits::default(),
-        admitted: Arc::new(Semaphore::new(4)),
-        running: Arc::new(Semaphore::new(2)),
-    });
+    let limits = Limits {
+        max_concurrent: 2,
+        max_queued: 2,
+        ..Limits::default()
+    };
+    let state = WebhookState::new(f.store.clone(), f.metrics.clone(), limits);
     let routes = Router::new()
         .route("/inject", post(handler::inject))
         .route("/boom", post(boom));

@@ -1,0 +1,12 @@
+//! What the injector and the config server share around the engine:
+//! [`dir`], the directory source (an injector without a config server runs
+//! it in-process); [`versioner`], turning inputs into numbered engines off
+//! the async runtime; [`channel`], the gRPC channel to the config server;
+//! [`telemetry`], logs and traces; [`process`], start-up and shutdown.
+
+pub mod channel;
+pub mod dir;
+pub mod process;
+pub mod report;
+pub mod telemetry;
+pub mod versioner;

@@ -1,0 +1,100 @@
+//! The engine's cost per admission: decide + render + merge + diff on the
+//! pod of Istio's `hello` Deployment and on a pod with 40 containers'
+//! worth of env (replicas: the render cache answers), the same for a pod
+//! unlike any before it (the cache misses), and what compiling a snapshot
+//! costs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use injector_engine::engine::{Engine, Outcome, PodRequest};
+use injector_engine::{RawConfig, yaml};
+use serde_json::{Value, json};
+
+/// The pod the API server would send for Istio's `hello` Deployment.
+fn hello_pod() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/istio-testdata/inject/hello.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let deployment: Value = yaml::parse(&text).unwrap();
+    let template = &deployment["spec"]["template"];
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "generateName": "hello-5d4f8b7c9-",
+            "namespace": "default",
+            "labels": template["metadata"]["labels"],
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "hello-5d4f8b7c9", "controller": true, "uid": "1"}]
+        },
+        "spec": template["spec"],
+    })
+}
+
+/// A pod with 40 containers, each with 25 env vars, 2 ports and probes.
+fn big_pod() -> Value {
+    let containers: Vec<Value> = (0..40)
+        .map(|i| {
+            let env: Vec<Value> = (0..25)
+                .map(|j| json!({"name": format!("SETTING_{j}"), "value": format!("value-{i}-{j}-with-some-length")}))
+                .collect();
+            json!({
+                "name": format!("worker-{i}"),
+                "image": format!("registry.example/worker:{i}"),
+                "env": env,
+                "ports": [{"name": format!("http-{i}"), "containerPort": 8000 + i}, {"containerPort": 9000 + i}],
+                "readinessProbe": {"httpGet": {"path": "/ready", "port": 8000 + i}},
+                "livenessProbe": {"tcpSocket": {"port": 9000 + i}},
+            })
+        })
+        .collect();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "big", "namespace": "default", "labels": {"app": "big", "version": "v3"}},
+        "spec": {"containers": containers}
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let config = RawConfig::embedded().parse().unwrap();
+    let engine = Engine::compile(config.clone(), 1).unwrap();
+    for (name, pod) in [("hello", hello_pod()), ("40-containers", big_pod())] {
+        let req = PodRequest {
+            pod: &pod,
+            namespace: "default",
+            namespace_labels: None,
+            workload: None,
+        };
+        assert!(matches!(engine.process(&req), Ok(Outcome::Injected(_))));
+        c.bench_function(&format!("inject/{name}"), |b| {
+            b.iter(|| black_box(engine.process(black_box(&req)).unwrap()))
+        });
+    }
+    // A pod no earlier admission looked like: defeats the render cache, as
+    // the first replica of every new workload revision does.
+    let mut pod = hello_pod();
+    let mut n = 0u64;
+    c.bench_function("inject/hello-first-of-its-kind", |b| {
+        b.iter(|| {
+            n += 1;
+            pod["metadata"]["labels"]["pod-template-hash"] = json!(n.to_string());
+            let req = PodRequest {
+                pod: &pod,
+                namespace: "default",
+                namespace_labels: None,
+                workload: None,
+            };
+            black_box(engine.process(black_box(&req)).unwrap())
+        })
+    });
+    c.bench_function("compile/default-config", |b| {
+        b.iter(|| black_box(Engine::compile(black_box(config.clone()), 1).unwrap()))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

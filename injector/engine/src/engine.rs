@@ -1,0 +1,516 @@
+//! The engine runs the steps in order, each in its own span: decide,
+//! prepare (undo an earlier injection), render, merge, post-process,
+//! status, patch. No I/O: the webhook, `kube-inject` and the config
+//! server's validation all call this one type, so they cannot disagree
+//! about what a pod looks like.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::annotations::{self, AnnotationError};
+use crate::config::Config;
+use crate::decision::{self, Decision, Subject, Trace};
+use crate::merge::{self, Injected};
+use crate::patch::{self, PatchError};
+use crate::pod;
+use crate::postprocess::overrides::{self, Overrides};
+use crate::postprocess::{self, PROXY_CONTAINER, probes};
+use crate::status::Status;
+use crate::template::data::{TemplateData, TemplateInputs};
+use crate::template::{TemplateError, Templates};
+use crate::workload::Workload;
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("cannot hash the configuration: {0}")]
+    Hash(serde_json::Error),
+    #[error("the templates do not inject the probe pod: {0}")]
+    Probe(InjectError),
+}
+
+/// Why a pod could not be injected. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum InjectError {
+    #[error("not a valid Pod: {0}")]
+    NotAPod(String),
+    #[error("the pod has no containers")]
+    NoContainers,
+    #[error(transparent)]
+    Annotation(#[from] AnnotationError),
+    #[error("annotation {annotation:?} is not valid JSON: {message}")]
+    Bookkeeping {
+        annotation: &'static str,
+        message: String,
+    },
+    #[error("unknown template {name:?} in {source_of} (known templates: {known})")]
+    UnknownTemplate {
+        name: String,
+        source_of: &'static str,
+        known: String,
+    },
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("the injected pod is not a valid Pod (check the templates): {0}")]
+    InvalidResult(String),
+    #[error("cannot serialize {what}: {message}")]
+    Serialize { what: &'static str, message: String },
+}
+
+impl InjectError {
+    /// A stable code for the failure metric's bounded label set.
+    pub fn code(&self) -> &'static str {
+        match self {
+            InjectError::NotAPod(_) => "not_a_pod",
+            InjectError::NoContainers => "no_containers",
+            InjectError::Annotation(_) => "invalid_annotation",
+            InjectError::Bookkeeping { .. } => "invalid_status",
+            InjectError::UnknownTemplate { .. } => "unknown_template",
+            InjectError::Template(_) => "template_error",
+            InjectError::InvalidResult(_) => "invalid_result",
+            InjectError::Serialize { .. } => "internal",
+        }
+    }
+
+    fn bookkeeping(annotation: &'static str) -> impl Fn(serde_json::Error) -> Self {
+        move |e| InjectError::Bookkeeping {
+            annotation,
+            message: e.to_string(),
+        }
+    }
+
+    fn serialize(what: &'static str) -> impl Fn(serde_json::Error) -> Self {
+        move |e| InjectError::Serialize {
+            what,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<PatchError> for InjectError {
+    fn from(e: PatchError) -> Self {
+        match e {
+            PatchError::NotAPod(m) => InjectError::NotAPod(m),
+            PatchError::InvalidResult(m) => InjectError::InvalidResult(m),
+        }
+    }
+}
+
+/// One pod to inject, with what the caller knows about its context.
+#[derive(Clone, Copy, Debug)]
+pub struct PodRequest<'a> {
+    /// The pod as received (a Pod, or a workload's pod template with
+    /// `kind`/`apiVersion` absent).
+    pub pod: &'a Value,
+    /// The namespace, when the pod does not name one (the admission
+    /// request's namespace; `default` offline).
+    pub namespace: &'a str,
+    /// The namespace's labels, when known (the webhook); `None` offline.
+    pub namespace_labels: Option<&'a BTreeMap<String, String>>,
+    /// The owning workload, when the caller knows it (`kube-inject`);
+    /// otherwise derived from the pod's owner references.
+    pub workload: Option<&'a Workload>,
+}
+
+impl PodRequest<'_> {
+    /// The pod's namespace: its own, else the request's.
+    pub fn namespace(&self) -> &str {
+        pod::namespace(self.pod, self.namespace)
+    }
+}
+
+/// The result of a successful injection.
+#[derive(Debug)]
+pub struct Injection {
+    pub decision: Decision,
+    /// The injected pod.
+    pub pod: Value,
+    /// The JSON Patch from the received pod to `pod`.
+    pub patch: json_patch::Patch,
+    /// The templates rendered, after alias resolution.
+    pub templates: Vec<String>,
+}
+
+/// What the engine did with a pod.
+#[derive(Debug)]
+pub enum Outcome {
+    Skipped(Decision),
+    Injected(Injection),
+}
+
+/// A compiled configuration, ready to inject pods. Built once per snapshot
+/// and shared by every request.
+pub struct Engine {
+    config: Config,
+    templates: Templates,
+    inputs: TemplateInputs,
+    /// Container names the templates inject; user containers with these
+    /// names are overrides.
+    sidecar_names: BTreeSet<String>,
+    hash: String,
+    version: u64,
+    /// Parsed template output by exact per-pod template data.
+    rendered: RenderCache,
+}
+
+type RenderCache = quick_cache::sync::Cache<Arc<[u8]>, Arc<Vec<Value>>>;
+
+/// How many distinct pod shapes' rendered sidecars a snapshot keeps
+/// (about 20 KiB each).
+const RENDER_CACHE_ENTRIES: usize = 512;
+
+impl Engine {
+    /// Compiles `config` and proves it on a probe pod, so a configuration
+    /// that cannot inject a plain pod never reaches a request.
+    pub fn compile(config: Config, version: u64) -> Result<Self, CompileError> {
+        let templates = Templates::compile(&config.inject.templates)?;
+        let inputs = TemplateInputs::new(&config)
+            .map_err(|e| CompileError::Template(TemplateError::Data(e)))?;
+        let hash = config.hash().map_err(CompileError::Hash)?;
+        let mut engine = Engine {
+            config,
+            templates,
+            inputs,
+            sidecar_names: BTreeSet::new(),
+            hash,
+            version,
+            rendered: RenderCache::new(RENDER_CACHE_ENTRIES),
+        };
+        engine.sidecar_names = engine.probe().map_err(CompileError::Probe)?;
+        Ok(engine)
+    }
+
+    /// Injects the probe pod with each template in turn, and returns the
+    /// names of every container the templates inject.
+    fn probe(&self) -> Result<BTreeSet<String>, InjectError> {
+        let mut names = BTreeSet::new();
+        for name in self.config.inject.templates.keys() {
+            let mut pod = probe_pod();
+            pod["metadata"]["annotations"][annotations::TEMPLATES] = json!(name);
+            let injection = self.inject(&PodRequest {
+                pod: &pod,
+                namespace: "default",
+                namespace_labels: None,
+                workload: None,
+            })?;
+            let status = Status::of(&injection.pod)
+                .map_err(InjectError::bookkeeping(annotations::STATUS))?
+                .unwrap_or_default();
+            names.extend(status.init_containers);
+            names.extend(status.containers);
+        }
+        Ok(names)
+    }
+
+    /// `sha256:<hex>` of the configuration's canonical content.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The control-plane revision this configuration serves.
+    pub fn revision(&self) -> &str {
+        self.inputs.revision()
+    }
+
+    /// Decides whether the pod gets a sidecar, recording the chain in
+    /// `trace`.
+    pub fn decide(&self, req: &PodRequest<'_>, trace: &mut Trace) -> Result<Decision, InjectError> {
+        let meta = &req.pod["metadata"];
+        let labels = string_map(meta, "labels")?;
+        let annotations = string_map(meta, "annotations")?;
+        let host_network = match &req.pod["spec"]["hostNetwork"] {
+            Value::Null => false,
+            Value::Bool(b) => *b,
+            other => {
+                return Err(InjectError::NotAPod(format!(
+                    "spec.hostNetwork: {other} is not a boolean"
+                )));
+            }
+        };
+        let subject = Subject {
+            namespace: req.namespace(),
+            labels: &labels,
+            annotations: &annotations,
+            host_network,
+            namespace_labels: req.namespace_labels,
+        };
+        Ok(decision::decide(
+            &subject,
+            &self.config.inject,
+            self.revision(),
+            trace,
+        ))
+    }
+
+    /// Decides, and injects when the decision says so.
+    pub fn process(&self, req: &PodRequest<'_>) -> Result<Outcome, InjectError> {
+        let decision = {
+            let _span = tracing::info_span!("decide").entered();
+            self.decide(req, &mut Trace::off())?
+        };
+        if !decision.inject {
+            return Ok(Outcome::Skipped(decision));
+        }
+        let mut injection = self.inject(req)?;
+        injection.decision = decision;
+        Ok(Outcome::Injected(injection))
+    }
+
+    /// The templates a pod asks for (`inject.istio.io/templates`, else
+    /// `defaultTemplates`), aliases resolved, duplicates dropped.
+    pub fn select_templates(&self, metadata: &Value) -> Result<Vec<String>, InjectError> {
+        let inject = &self.config.inject;
+        let (names, source_of): (Vec<&str>, _) =
+            match annotations::get(metadata, annotations::TEMPLATES) {
+                Some(list) => (
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                    "annotation inject.istio.io/templates",
+                ),
+                None => (
+                    inject
+                        .default_templates
+                        .iter()
+                        .map(String::as_str)
+                        .collect(),
+                    "defaultTemplates",
+                ),
+            };
+        let mut selected: Vec<String> = Vec::new();
+        for name in names {
+            let expanded: Vec<&str> = match inject.aliases.get(name) {
+                Some(targets) => targets.iter().map(String::as_str).collect(),
+                None => vec![name],
+            };
+            for t in expanded {
+                if !inject.templates.contains_key(t) {
+                    return Err(InjectError::UnknownTemplate {
+                        name: t.to_string(),
+                        source_of,
+                        known: inject.template_names(),
+                    });
+                }
+                if !selected.iter().any(|s| s == t) {
+                    selected.push(t.to_string());
+                }
+            }
+        }
+        Ok(selected)
+    }
+
+    /// Injects without deciding: every step after the decision.
+    fn inject(&self, req: &PodRequest<'_>) -> Result<Injection, InjectError> {
+        let mut pod = req.pod.clone();
+        let overrides = {
+            let _span = tracing::info_span!("prepare").entered();
+            self.prepare(&mut pod)?
+        };
+        let templates = self.select_templates(&pod["metadata"])?;
+        let (fragments, settings) = self.render(req, &pod, &templates)?;
+        let injected = {
+            let _span = tracing::info_span!("merge").entered();
+            merge::merge_fragments(&mut pod, &fragments)
+        };
+        {
+            let _span = tracing::info_span!("postprocess").entered();
+            postprocess::run(&mut pod, &injected, &overrides, settings);
+        }
+        {
+            let _span = tracing::info_span!("status").entered();
+            self.record_status(&mut pod, injected, &overrides)?;
+        }
+        let patch = {
+            let _span = tracing::info_span!("patch").entered();
+            patch::diff(req.pod, &pod)?
+        };
+        Ok(Injection {
+            decision: Decision {
+                inject: true,
+                reason: decision::Reason::PolicyEnabled,
+                detail: String::new(),
+            },
+            pod,
+            patch,
+            templates,
+        })
+    }
+
+    /// Undoes an earlier injection, so injecting twice is injecting once:
+    /// what its status lists is removed, rewritten probes are restored, and
+    /// the user's overrides (recorded, and containers named like a sidecar)
+    /// are taken out to be applied after the merge.
+    fn prepare(&self, pod: &mut Value) -> Result<Overrides, InjectError> {
+        let mut overrides =
+            Overrides::recorded(pod).map_err(InjectError::bookkeeping(annotations::OVERRIDES))?;
+        // A pod whose only container was the user's own sidecar has an empty
+        // list once injected; its recorded override still counts.
+        let declared = pod["spec"]["containers"].as_array().map_or(0, Vec::len);
+        if declared + overrides.containers.len() == 0 {
+            return Err(InjectError::NoContainers);
+        }
+        if let Some(status) =
+            Status::of(pod).map_err(InjectError::bookkeeping(annotations::STATUS))?
+        {
+            probes::restore(pod, PROXY_CONTAINER);
+            status.strip(pod);
+        }
+        pod::remove_annotations(pod, &[annotations::STATUS, annotations::OVERRIDES]);
+        overrides::take(pod, &self.sidecar_names, &mut overrides);
+        Ok(overrides)
+    }
+
+    /// The parsed fragments of `templates` for `pod`, and the settings the
+    /// post-process step needs for it.
+    ///
+    /// Parsing the rendered YAML is most of an injection's cost, and the
+    /// replicas of a workload reach admission with identical metadata and
+    /// spec (the name is not yet generated), so results are cached per
+    /// snapshot, keyed by the exact serialized per-pod data: equal keys
+    /// mean equal template input, hence equal output, with no hash
+    /// collision to fear.
+    fn render(
+        &self,
+        req: &PodRequest<'_>,
+        pod: &Value,
+        templates: &[String],
+    ) -> Result<(Arc<Vec<Value>>, postprocess::Settings), InjectError> {
+        let span = tracing::info_span!(
+            "render",
+            injection.templates = %templates.join(","),
+            render.cached = tracing::field::Empty
+        );
+        let _entered = span.enter();
+        let proxy_config_overrides = annotations::validate(&pod["metadata"])?;
+        let owner;
+        let workload = match req.workload {
+            Some(w) => w,
+            None => {
+                owner = Workload::of_pod(pod);
+                &owner
+            }
+        };
+        let pod_data = self.inputs.pod_data(&TemplateData {
+            metadata: &pod["metadata"],
+            spec: &pod["spec"],
+            workload_name: &workload.name,
+            namespace: pod::namespace(pod, req.namespace),
+            workload_kind: &workload.kind,
+            workload_api_version: &workload.api_version,
+            proxy_config_overrides,
+        })?;
+        let settings = postprocess::Settings {
+            probe_port: self.inputs.probe_port(&pod["metadata"]),
+            hold_application: TemplateInputs::hold_application(&pod_data.proxy_config),
+        };
+        let key = serde_json::to_vec(&(templates, &pod_data))
+            .map_err(InjectError::serialize("the render cache key"))?;
+        if let Some(hit) = self.rendered.get(key.as_slice()) {
+            span.record("render.cached", true);
+            return Ok((hit, settings));
+        }
+        span.record("render.cached", false);
+        let data = self.templates.data(&self.inputs, &pod_data)?;
+        let fragments = templates
+            .iter()
+            .map(|name| self.templates.render(name, &data))
+            .collect::<Result<Vec<_>, _>>()?;
+        let fragments = Arc::new(fragments);
+        self.rendered.insert(key.into(), fragments.clone());
+        Ok((fragments, settings))
+    }
+
+    /// Adds the status annotation, the recorded overrides and the
+    /// configured `injectedAnnotations`.
+    fn record_status(
+        &self,
+        pod: &mut Value,
+        injected: Injected,
+        overrides: &Overrides,
+    ) -> Result<(), InjectError> {
+        let status = Status::new(injected, self.revision(), &self.hash, self.version);
+        let mut added: Vec<(String, String)> = self
+            .config
+            .inject
+            .injected_annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        added.push(
+            status
+                .annotation()
+                .map_err(InjectError::serialize("the status annotation"))?,
+        );
+        added.extend(
+            overrides
+                .annotation()
+                .map_err(InjectError::serialize("the overrides annotation"))?,
+        );
+        pod::set_annotations(pod, added);
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("version", &self.version)
+            .field("hash", &self.hash)
+            .field("templates", &self.templates)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A `metadata` map of strings (labels, annotations); absent is empty.
+fn string_map(meta: &Value, field: &str) -> Result<BTreeMap<String, String>, InjectError> {
+    match &meta[field] {
+        Value::Null => Ok(BTreeMap::new()),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                other => Err(InjectError::NotAPod(format!(
+                    "metadata.{field}.{k}: {other} is not a string"
+                ))),
+            })
+            .collect(),
+        other => Err(InjectError::NotAPod(format!(
+            "metadata.{field}: {other} is not a map"
+        ))),
+    }
+}
+
+/// The pod every configuration must be able to inject.
+fn probe_pod() -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "probe",
+            "namespace": "default",
+            "labels": {"app": "probe", "version": "v1"},
+            "annotations": {}
+        },
+        "spec": {
+            "containers": [{
+                "name": "app",
+                "image": "registry.example/app:1",
+                "ports": [{"name": "http", "containerPort": 8080}],
+                "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}}
+            }]
+        }
+    })
+}
