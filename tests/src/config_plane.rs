@@ -1,6 +1,6 @@
 //! Fixtures for the config-plane tests: `config-server serve` on a
 //! directory, the configuration files it serves, admission load at
-//! injectors, and bounded polling.
+//! injectors.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,44 +13,12 @@ use base64::Engine as _;
 use injector_engine::config::embedded;
 use proto::v1::StatusResponse;
 use serde_json::Value;
+use test_support::config::eventually;
 
 use crate::cargo_bin::cargo_bin;
 use crate::https::{Client, Protocol};
 use crate::process::Process;
 use crate::webhook::Webhook;
-
-/// Polls `check` every 5 ms until it returns `Some` or `timeout` passes.
-pub async fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check() {
-            return Some(value);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-/// The embedded `config` with a marker in the sidecar's annotations, so each
-/// rewrite is new content (a new hash) and still a valid template.
-pub fn config_with_marker(marker: &str) -> String {
-    let config = embedded::CONFIG.replacen(
-        "injectedAnnotations: {}",
-        &format!("injectedAnnotations:\n  e2e.example/generation: \"{marker}\""),
-        1,
-    );
-    assert_ne!(
-        config,
-        embedded::CONFIG,
-        "the embedded config has no injectedAnnotations line"
-    );
-    config
-}
-
-/// A `config` whose only template does not compile.
-pub const BROKEN_CONFIG: &str = "templates:\n  sidecar: |\n    {{#if}}\n";
 
 /// Writes the three key files into `dir`, each replaced atomically (written
 /// beside, then renamed) as a careful editor or a config tool would.
@@ -183,6 +151,8 @@ struct LoadStats {
 const REVIEW: &str = include_str!("../data/ratings-review.json");
 /// Longest wait for one answer before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait for [`AdmissionLoad::answered`].
+const ANSWERED_WAIT: Duration = Duration::from_secs(20);
 
 impl AdmissionLoad {
     /// Starts `per_injector` request loops on their own HTTP/2 connections
@@ -214,6 +184,15 @@ impl AdmissionLoad {
 
     pub fn ok(&self) -> u64 {
         self.stats.ok.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `more` admissions have been answered from now on: the
+    /// observable form of "the replicas kept serving meanwhile".
+    pub async fn answered(&self, more: u64) -> bool {
+        let target = self.ok() + more;
+        eventually(ANSWERED_WAIT, || (self.ok() >= target).then_some(()))
+            .await
+            .is_some()
     }
 
     pub fn failures(&self) -> Vec<String> {

@@ -4,7 +4,6 @@
 pub mod atomic_dir;
 pub mod cargo_bin;
 pub mod config_plane;
-pub mod fake_apiserver;
 pub mod https;
 pub mod otlp;
 pub mod pki;

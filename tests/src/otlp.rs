@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
-use crate::config_plane::eventually;
+use test_support::config::eventually;
 
 /// One received span, with the ids hex-encoded and attributes as text.
 #[derive(Clone, Debug)]

@@ -5,12 +5,11 @@
 use std::time::{Duration, Instant};
 
 use e2e::atomic_dir::AtomicDir;
-use e2e::config_plane::{
-    AdmissionLoad, BROKEN_CONFIG, ConfigServer, config_with_marker, eventually, hash_of,
-};
+use e2e::config_plane::{AdmissionLoad, ConfigServer, hash_of};
 use e2e::https;
 use e2e::webhook::Webhook;
 use injector_engine::config::embedded;
+use test_support::config::{BROKEN_CONFIG, config_with_marker, eventually};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -102,7 +101,10 @@ async fn twenty_rewrites_reach_every_replica_without_a_failed_admission() {
         latencies.push(served.saturating_duration_since(changed));
     }
     // Keep the load on a little after the last swap.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        load.answered(100).await,
+        "admissions stopped after the last swap"
+    );
     let (ok, failures) = load.stop().await;
     assert!(
         failures.is_empty(),
@@ -157,10 +159,8 @@ async fn injectors_ride_out_a_dead_server_a_broken_template_and_a_snapshot_they_
     drop(server);
     let second = config_with_marker("b");
     update(&mut dir, &second);
-    let before = load.ok();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
-        load.ok() > before,
+        load.answered(300).await,
         "admissions stopped while the server was down"
     );
     for i in 0..2 {
@@ -205,7 +205,10 @@ async fn injectors_ride_out_a_dead_server_a_broken_template_and_a_snapshot_they_
         text.contains(&reason.lines().next().unwrap().to_string()),
         "{text}"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        load.answered(100).await,
+        "admissions stopped after the rejection"
+    );
     for i in 0..2 {
         assert_eq!(load.latest(i), Some(hash_of(&second)));
     }

@@ -10,11 +10,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use e2e::config_plane::{
-    ConfigServer, config_with_marker, eventually, hash_of, memory_kib, write_config,
-};
+use e2e::config_plane::{ConfigServer, hash_of, memory_kib, write_config};
 use proto::SnapshotServiceClient;
 use proto::v1::{Ack, Identity, StreamRequest, stream_request};
+use test_support::config::{config_with_marker, eventually};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 

@@ -6,8 +6,8 @@
 use std::process::Command;
 
 use e2e::cargo_bin::cargo_bin;
-use e2e::fake_apiserver::{FakeApiServer, Kind};
 use serde_json::{Value, json};
+use test_support::fake_apiserver::{FakeApiServer, Kind};
 
 fn pod(ns: &str, name: &str, owner: Option<(&str, &str, &str)>, hash: Option<&str>) -> Value {
     let mut p = json!({

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::config_plane::{BROKEN_CONFIG, ConfigServer, config_with_marker, hash_of, write_config};
+use e2e::config_plane::{ConfigServer, hash_of, write_config};
 use e2e::https::{self, Protocol};
 use e2e::otlp::{ReceivedSpan, Receiver};
 use e2e::prometheus::{self, Scrape};
@@ -12,6 +12,7 @@ use e2e::webhook::Webhook;
 use http::StatusCode;
 use injector_engine::config::embedded;
 use serde_json::{Value, json};
+use test_support::config::{BROKEN_CONFIG, config_with_marker};
 
 const WAIT: Duration = Duration::from_secs(20);
 const REVIEW: &str = include_str!("../data/ratings-review.json");

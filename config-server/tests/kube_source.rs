@@ -3,18 +3,20 @@
 //! badly), deleted and recreated, the watches are dropped (resume) and the
 //! history compacted under them (410 Gone, relist).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use config_server::hub::Hub;
 use config_server::snapshot::Publisher;
 use config_server::source::kube::{INJECTOR_CONFIGMAP, MESH_CONFIGMAP, run};
-use e2e::config_plane::{BROKEN_CONFIG, config_with_marker, eventually};
-use e2e::fake_apiserver::{FakeApiServer, Kind};
 use injector_engine::config::embedded;
 use kube::runtime::events::Reporter;
 use proto::v1::provenance;
 use serde_json::{Value, json};
+use test_support::config::{BROKEN_CONFIG, config_with_marker, eventually};
+use test_support::fake_apiserver::{FakeApiServer, Kind};
 
 const NS: &str = "istio-system";
 const WAIT: Duration = Duration::from_secs(10);

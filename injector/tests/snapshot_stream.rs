@@ -5,17 +5,19 @@
 //! in `config_plane.rs`: a server task aborted in-process would leave its
 //! connections open.)
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use config_server::hub::Hub;
 use config_server::service::Service;
-use e2e::config_plane::{BROKEN_CONFIG, eventually};
 use injector::snapshot::SnapshotStore;
 use injector::snapshot::client::Client;
 use injector_engine::RawConfig;
 use proto::SnapshotServiceServer;
 use proto::v1::{Identity, Snapshot};
+use test_support::config::{BROKEN_CONFIG, eventually};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 

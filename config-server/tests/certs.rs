@@ -3,13 +3,15 @@
 //! overlap in which the served certificate is always trusted, and two
 //! replicas racing to one CA. The exact API requests are asserted.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use config_server::certs::pki::{self, CertInfo};
 use config_server::certs::{CA_CERT, CertManager, CertOptions, Pass, TLS_CERT};
-use e2e::fake_apiserver::{FakeApiServer, Kind};
 use serde_json::{Value, json};
+use test_support::fake_apiserver::{FakeApiServer, Kind};
 
 const NS: &str = "istio-system";
 const DAY: Duration = Duration::from_secs(86_400);

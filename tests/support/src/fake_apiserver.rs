@@ -1,42 +1,43 @@
-//! A fake Kubernetes API server on loopback, for testing clients (kube-rs
-//! watchers, event recorders, anything that gets, lists, watches, creates,
-//! replaces, patches or deletes) without a cluster.
+//! A fake Kubernetes API server on loopback, for testing the product's
+//! API clients (the ConfigMap watch, Events, the certificate manager,
+//! `drift`) without a cluster.
 //!
-//! It keeps objects as JSON and implements the parts of the API contract
-//! clients depend on:
+//! It implements exactly the calls the product makes, with the API
+//! contract those calls depend on, and refuses the rest:
 //! - one resourceVersion counter for every write, as etcd's revision;
-//! - list with `limit`/`continue` paging, `fieldSelector`
-//!   (`metadata.name`, `metadata.namespace`, `=`, `==`, `!=`) and
-//!   `labelSelector` (`k=v`, `k!=v`, `k`, `!k`), the list's
-//!   resourceVersion in its metadata;
+//! - get; list with `limit`/`continue` paging (`drift`), `fieldSelector`
+//!   (`metadata.name`, `metadata.namespace`, `=`, `==`, `!=`: the watch
+//!   selects each ConfigMap by name) and the list's resourceVersion in its
+//!   metadata;
 //! - watch (`?watch=true`) from a resourceVersion: the changes after it
 //!   from history, then live ones, as newline-delimited JSON; `""` or `"0"`
 //!   starts with the current objects as ADDED; `sendInitialEvents=true`
 //!   ends those with the `k8s.io/initial-events-end` bookmark;
 //!   `allowWatchBookmarks=true` adds BOOKMARK events; `timeoutSeconds` ends
-//!   the stream; an object that stops (starts) matching the selectors is
+//!   the stream; an object that stops (starts) matching the selector is
 //!   sent as DELETED (ADDED), as the watch cache does;
 //! - a watch from a resourceVersion older than the last compaction gets the
 //!   `410 Gone` ERROR event on a 200 stream, as the watch cache sends it;
-//! - create (409 AlreadyExists, `generateName`), replace and patch with
+//! - create (409 AlreadyExists, `generateName`: Events) and replace with
 //!   optimistic concurrency (a stale `metadata.resourceVersion` is a 409
-//!   Conflict), merge and JSON patches, delete; errors are `Status` objects.
+//!   Conflict: the certificate manager's Secret and webhook configuration);
+//!   errors are `Status` objects.
 //!
-//! Tests drive it directly too: [`FakeApiServer::put`] and
+//! Beyond the product's calls, it offers tests what a cluster's other
+//! clients do:
+//! [`FakeApiServer::put`] and
 //! [`FakeApiServer::remove`] write as another client would,
 //! [`FakeApiServer::disconnect_watches`] drops every open watch (clients
 //! resume from their resourceVersion), [`FakeApiServer::outage`] drops them
 //! and compacts history after the given writes (clients must relist), and
 //! [`FakeApiServer::requests`] shows what clients asked.
 //!
-//! Not covered: authentication and authorization, admission, server-side
-//! apply and true strategic merge (a strategic-merge patch is applied as a
-//! JSON merge patch), set-based label selectors (`in`, `notin`), field
-//! selectors other than name and namespace, `resourceVersionMatch`, list
-//! consistency at an older resourceVersion (lists are always current),
-//! finalizers, graceful deletion and garbage collection, subresources
-//! (`/status`, `/scale`), defaulting and schema validation, protobuf and
-//! Table output, API discovery (`/api`, `/apis`), and TLS.
+//! Not served (400 or 405): PATCH, DELETE and `labelSelector`, which
+//! the product never sends. Not covered: authentication and
+//! authorization, admission, `resourceVersionMatch`, list consistency at
+//! an older resourceVersion (lists are always current), finalizers and
+//! garbage collection, subresources, defaulting and schema validation,
+//! protobuf and Table output, API discovery, and TLS.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -47,7 +48,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use tokio::sync::{broadcast, mpsc, watch};
@@ -67,19 +68,11 @@ impl Kind {
     pub const CONFIG_MAP: Kind = Kind::core("configmaps", "ConfigMap");
     pub const SECRET: Kind = Kind::core("secrets", "Secret");
     pub const POD: Kind = Kind::core("pods", "Pod");
-    pub const CORE_EVENT: Kind = Kind::core("events", "Event");
     pub const EVENT: Kind = Kind {
         group: "events.k8s.io",
         version: "v1",
         plural: "events",
         kind: "Event",
-        namespaced: true,
-    };
-    pub const LEASE: Kind = Kind {
-        group: "coordination.k8s.io",
-        version: "v1",
-        plural: "leases",
-        kind: "Lease",
         namespaced: true,
     };
     pub const MUTATING_WEBHOOK_CONFIGURATION: Kind = Kind {
@@ -90,14 +83,13 @@ impl Kind {
         namespaced: false,
     };
 
-    /// Every kind [`FakeApiServer::start`] serves.
-    pub const ALL: [Kind; 7] = [
+    /// Every kind [`FakeApiServer::start`] serves: those the product reads
+    /// or writes.
+    pub const ALL: [Kind; 5] = [
         Kind::CONFIG_MAP,
         Kind::SECRET,
         Kind::POD,
-        Kind::CORE_EVENT,
         Kind::EVENT,
-        Kind::LEASE,
         Kind::MUTATING_WEBHOOK_CONFIGURATION,
     ];
 
@@ -568,34 +560,17 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A parsed `fieldSelector` and `labelSelector`.
+/// A parsed `fieldSelector`.
 #[derive(Default)]
 struct Selector {
     fields: Vec<(String, bool, String)>,
-    labels: Vec<LabelTerm>,
-}
-
-enum LabelTerm {
-    Equals(String, String),
-    NotEquals(String, String),
-    Exists(String),
-    Absent(String),
-}
-
-/// The non-empty, trimmed, comma-separated terms of selector parameter `key`.
-fn terms<'a>(params: &'a BTreeMap<String, String>, key: &str) -> impl Iterator<Item = &'a str> {
-    params
-        .get(key)
-        .map_or("", String::as_str)
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
 }
 
 impl Selector {
     fn parse(params: &BTreeMap<String, String>) -> Result<Self, ApiError> {
         let mut selector = Selector::default();
-        for term in terms(params, "fieldSelector") {
+        let terms = params.get("fieldSelector").map_or("", String::as_str);
+        for term in terms.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             let (field, equal, value) = split_term(term)
                 .ok_or_else(|| ApiError::bad_request(format!("invalid field selector {term:?}")))?;
             if field != "metadata.name" && field != "metadata.namespace" {
@@ -605,42 +580,24 @@ impl Selector {
             }
             selector.fields.push((field, equal, value));
         }
-        for term in terms(params, "labelSelector") {
-            if term.contains(" in ") || term.contains(" notin ") || term.contains('(') {
-                return Err(ApiError::bad_request(format!(
-                    "the fake does not support set-based selector {term:?}"
-                )));
-            }
-            selector.labels.push(match split_term(term) {
-                Some((k, true, v)) => LabelTerm::Equals(k, v),
-                Some((k, false, v)) => LabelTerm::NotEquals(k, v),
-                None => match term.strip_prefix('!') {
-                    Some(k) => LabelTerm::Absent(k.to_string()),
-                    None => LabelTerm::Exists(term.to_string()),
-                },
-            });
+        if params.contains_key("labelSelector") {
+            return Err(ApiError::bad_request(
+                "the fake does not support labelSelector: the product never sends one",
+            ));
         }
         Ok(selector)
     }
 
     fn matches(&self, object: &Value) -> bool {
         let meta = &object["metadata"];
-        let fields_match = self.fields.iter().all(|(field, equal, value)| {
+        self.fields.iter().all(|(field, equal, value)| {
             let actual = match field.as_str() {
                 "metadata.name" => meta["name"].as_str(),
                 _ => meta["namespace"].as_str(),
             }
             .unwrap_or("");
             (actual == value) == *equal
-        });
-        let labels = &meta["labels"];
-        fields_match
-            && self.labels.iter().all(|term| match term {
-                LabelTerm::Equals(k, v) => labels[k].as_str() == Some(v),
-                LabelTerm::NotEquals(k, v) => labels[k].as_str() != Some(v),
-                LabelTerm::Exists(k) => labels.get(k).is_some(),
-                LabelTerm::Absent(k) => labels.get(k).is_none(),
-            })
+        })
     }
 }
 
@@ -657,7 +614,6 @@ async fn handle(
     State(shared): State<Arc<Shared>>,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     shared.store().requests.push(format!(
@@ -674,8 +630,6 @@ async fn handle(
             (Method::GET, Some(name)) => get(&shared, &target, name),
             (Method::POST, None) => create(&shared, &target, &body),
             (Method::PUT, Some(name)) => replace(&shared, &target, name, &body),
-            (Method::PATCH, Some(name)) => patch(&shared, &target, name, &headers, &body),
-            (Method::DELETE, Some(name)) => delete(&shared, &target, name),
             (method, _) => Err(ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "MethodNotAllowed",
@@ -846,60 +800,6 @@ fn replace(
     check_version(current, &object, &key)?;
     let stored = store.write(&target.kind, key, Some(object));
     Ok(json_response(StatusCode::OK, stored))
-}
-
-fn patch(
-    shared: &Shared,
-    target: &Target,
-    name: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<Response, ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let patch = parse_body(body)?;
-    let key = key_of(target, name);
-    let mut store = shared.store();
-    let current = store
-        .objects
-        .get(&key)
-        .ok_or_else(|| ApiError::not_found(&key))?;
-    let mut patched = current.clone();
-    match content_type.split(';').next().unwrap_or("").trim() {
-        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-            check_version(current, &patch, &key)?;
-            json_patch::merge(&mut patched, &patch);
-        }
-        "application/json-patch+json" => {
-            let ops: json_patch::Patch = serde_json::from_value(patch)
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
-            json_patch::patch(&mut patched, &ops).map_err(|e| {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", e.to_string())
-            })?;
-            check_version(current, &patched, &key)?;
-        }
-        other => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UnsupportedMediaType",
-                format!("the fake does not support patch type {other:?}"),
-            ));
-        }
-    }
-    let stored = store.write(&target.kind, key, Some(patched));
-    Ok(json_response(StatusCode::OK, stored))
-}
-
-fn delete(shared: &Shared, target: &Target, name: &str) -> Result<Response, ApiError> {
-    let key = key_of(target, name);
-    let mut store = shared.store();
-    if !store.objects.contains_key(&key) {
-        return Err(ApiError::not_found(&key));
-    }
-    let gone = store.write(&target.kind, key, None);
-    Ok(json_response(StatusCode::OK, gone))
 }
 
 /// One watch event line.

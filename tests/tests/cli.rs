@@ -6,8 +6,10 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use e2e::cargo_bin::cargo_bin;
+
 fn run(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_injector"))
+    let mut child = Command::new(cargo_bin("injector", "injector"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -260,4 +262,18 @@ fn check_explains_the_decision_chain() {
         &run(&["check", "-f", "-", "--namespace-labels", "novalue"], POD),
         &["key=value"],
     );
+}
+
+#[test]
+fn an_error_is_printed_once() {
+    let pod = POD.replace(
+        "  name: web\n",
+        "  name: web\n  annotations:\n    inject.istio.io/templates: no-such\n",
+    );
+    let out = run(&["kube-inject", "-f", "-"], &pod);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let message = "unknown template \"no-such\" in annotation inject.istio.io/templates";
+    assert_eq!(stderr.matches(message).count(), 1, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
