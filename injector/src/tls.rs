@@ -25,10 +25,10 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 /// Why a certificate/key pair could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: no PEM CERTIFICATE block")]
     NoCertificate { path: PathBuf },
@@ -63,9 +63,9 @@ struct PemPair {
 impl CertFiles {
     fn read(&self) -> Result<PemPair, TlsError> {
         let read = |path: &Path| {
-            std::fs::read(path).map_err(|source| TlsError::Read {
+            std::fs::read(path).map_err(|error| TlsError::Read {
                 path: path.to_path_buf(),
-                source,
+                error,
             })
         };
         Ok(PemPair {

@@ -148,7 +148,8 @@ pub fn hand_to_proxy(pod: &mut Value, proxy: &str, probers: &BTreeMap<String, Va
     if probers.is_empty() {
         return;
     }
-    let value = serde_json::to_string(probers).unwrap_or_default();
+    // A map of JSON values prints as JSON: this cannot fail.
+    let value = Value::Object(probers.clone().into_iter().collect()).to_string();
     for list in ["initContainers", "containers"] {
         let items = pod["spec"][list].as_array_mut().into_iter().flatten();
         for c in items.filter(|c| c["name"] == proxy) {
