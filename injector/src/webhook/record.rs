@@ -122,7 +122,11 @@ fn write(span: &Span, recorded: &Recorded) {
             span.record("injection.decision", "error");
             span.record("injection.reason", *code);
             telemetry::record_error(span, message);
-            tracing::warn!(%status, reason = code, error = %message, "admission request rejected");
+            if status.is_server_error() {
+                tracing::error!(%status, reason = code, error = %message, "admission request failed");
+            } else {
+                tracing::warn!(%status, reason = code, error = %message, "admission request rejected");
+            }
         }
     }
 }
