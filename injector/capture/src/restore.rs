@@ -64,3 +64,89 @@ pub fn dry_run(set: &RuleSet) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{Chain, Target};
+
+    fn rule(table: Table, chain: Chain, target: Target) -> Rule {
+        Rule {
+            table,
+            chain,
+            position: None,
+            matches: String::new(),
+            target,
+        }
+    }
+
+    #[test]
+    fn chains_are_created_in_order_of_use_then_of_jumps_per_table() {
+        let rules = [
+            rule(
+                Table::Raw,
+                Chain::Output,
+                Target::Chain(Chain::IstioOutputDns),
+            ),
+            rule(Table::Nat, Chain::Output, Target::Chain(Chain::IstioOutput)),
+            rule(
+                Table::Nat,
+                Chain::IstioOutput,
+                Target::Chain(Chain::IstioRedirect),
+            ),
+            rule(Table::Nat, Chain::IstioRedirect, Target::Return),
+            rule(Table::Raw, Chain::IstioOutputDns, Target::Return),
+        ];
+        assert_eq!(
+            render(&sections(&rules)),
+            "* nat\n\
+             -N ISTIO_OUTPUT\n\
+             -N ISTIO_REDIRECT\n\
+             -A OUTPUT -j ISTIO_OUTPUT\n\
+             -A ISTIO_OUTPUT -j ISTIO_REDIRECT\n\
+             -A ISTIO_REDIRECT -j RETURN\n\
+             COMMIT\n\
+             * raw\n\
+             -N ISTIO_OUTPUT_DNS\n\
+             -A OUTPUT -j ISTIO_OUTPUT_DNS\n\
+             -A ISTIO_OUTPUT_DNS -j RETURN\n\
+             COMMIT\n"
+        );
+    }
+
+    #[test]
+    fn a_chain_only_jumped_to_is_created_after_those_holding_rules() {
+        let rules = [
+            rule(
+                Table::Nat,
+                Chain::Prerouting,
+                Target::Chain(Chain::IstioInbound),
+            ),
+            rule(Table::Nat, Chain::IstioOutput, Target::Return),
+        ];
+        assert_eq!(
+            sections(&rules)[&Table::Nat][..2],
+            ["-N ISTIO_OUTPUT", "-N ISTIO_INBOUND"]
+        );
+    }
+
+    #[test]
+    fn the_dry_run_reads_both_families_and_writes_only_ipv4_without_ipv6() {
+        let v4 = vec![rule(Table::Nat, Chain::Output, Target::Return)];
+        let ipv4_only = dry_run(&RuleSet {
+            v4: v4.clone(),
+            v6: None,
+        });
+        assert_eq!(
+            ipv4_only,
+            "iptables-save\nip6tables-save\n* nat\n-A OUTPUT -j RETURN\nCOMMIT\niptables-save\n"
+        );
+        let both = dry_run(&RuleSet {
+            v4: v4.clone(),
+            v6: Some(v4),
+        });
+        assert!(both.ends_with(
+            "COMMIT\n* nat\n-A OUTPUT -j RETURN\nCOMMIT\niptables-save\nip6tables-save\n"
+        ));
+    }
+}

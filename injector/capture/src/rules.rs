@@ -909,3 +909,6 @@ fn mark_tproxy_connections(b: &mut Builder) {
         Target::Return,
     );
 }
+
+#[cfg(test)]
+mod tests;
