@@ -1,6 +1,7 @@
 //! Logging to stderr (stdout carries the dry run's rules), with the level
 //! taken from Istio's `--log_output_level` option.
 
+use std::io::IsTerminal;
 use std::str::FromStr;
 
 use tracing_subscriber::filter::LevelFilter;
@@ -42,6 +43,7 @@ pub fn init(level: LogLevel, json: bool) {
     let builder = tracing_subscriber::fmt()
         .with_max_level(level.0)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
     if json {
         builder.json().init();
