@@ -34,15 +34,16 @@ impl FromStr for BinaryChoice {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
-    #[error("cannot run {command}")]
+    /// The I/O error is part of the message: detection reports each
+    /// candidate's failure as text.
+    #[error("cannot run {command}: {error}")]
     Spawn {
         command: String,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{command} failed: {message}")]
     Failed { command: String, message: String },
-    #[error("no usable {0}: none of {1} runs")]
+    #[error("no usable iptables for {0}: {1}")]
     NoBinary(Family, String),
 }
 
@@ -102,11 +103,14 @@ impl Iptables {
                 vec![nft, plain]
             }
         };
-        let names: Vec<String> = candidates.iter().map(|c| c.binary.clone()).collect();
-        candidates
-            .into_iter()
-            .find(|candidate| candidate.save().is_ok())
-            .ok_or_else(|| CommandError::NoBinary(family, names.join(", ")))
+        let mut failures = Vec::new();
+        for candidate in candidates {
+            match candidate.save() {
+                Ok(_) => return Ok(candidate),
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        Err(CommandError::NoBinary(family, failures.join("; ")))
     }
 
     pub fn name(&self) -> &str {
@@ -153,9 +157,9 @@ fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, Comm
         .chain(args.iter().copied())
         .collect::<Vec<_>>()
         .join(" ");
-    let spawn_error = |source| CommandError::Spawn {
+    let spawn_error = |error| CommandError::Spawn {
         command: command.clone(),
-        source,
+        error,
     };
     let mut child = Command::new(program)
         .args(args)
