@@ -90,11 +90,12 @@ impl HostFacts {
     /// The facts this run needs, from the flags that stand in for them or
     /// from the host. A dry run never looks at the host's addresses: without
     /// `--assume-ipv6` it plans for IPv4 only, so it prints the same rules
-    /// on any machine.
+    /// on any machine. A cleanup does not need to know: it cleans both
+    /// families.
     pub fn gather(args: &Args) -> Result<HostFacts, HostError> {
         let ipv6 = match args.assume_ipv6 {
             Some(ipv6) => ipv6,
-            None if args.dry_run => false,
+            None if args.dry_run || args.cleanup => false,
             None => host::pod_is_ipv6(args.dual_stack)?,
         };
         let nameservers = if args.redirect_dns && !args.capture_all_dns {

@@ -120,14 +120,21 @@ fn capture(args: &Args, cfg: &Config, rules: &RuleSet) -> Result<(), Error> {
     Ok(())
 }
 
-/// Removes our rules from both families, whatever the pod's addresses: the
-/// rules to look for are those these settings would add with IPv6 on.
-/// A dry run prints what would be removed were those rules installed.
+/// Removes our rules from both families, whatever the pod's addresses:
+/// IPv6's wherever ip6tables runs, looking for the rules these settings
+/// would add there. A dry run prints what would be removed from each
+/// family were those rules installed.
 fn clean_up(args: &Args, cfg: &Config) -> Result<(), Error> {
-    let rules = rules::build(&Config {
-        ipv6: true,
+    let v6 = if args.dry_run {
+        None
+    } else {
+        Iptables::detect(Family::V6, args.force_iptables_binary).ok()
+    };
+    let cfg = Config {
+        ipv6: args.dry_run || v6.is_some(),
         ..cfg.clone()
-    });
+    };
+    let rules = rules::build(&cfg);
     if args.dry_run {
         let text: String = rules
             .families()
@@ -137,11 +144,10 @@ fn clean_up(args: &Args, cfg: &Config) -> Result<(), Error> {
     }
     let iptables = ByFamily {
         v4: Some(Iptables::detect(Family::V4, args.force_iptables_binary)?),
-        // Without ip6tables there is nothing to remove from IPv6.
-        v6: Iptables::detect(Family::V6, args.force_iptables_binary).ok(),
+        v6,
     };
     apply::remove(&rules, &iptables)?;
-    routes::remove(cfg).map_err(Error::RemoveRoutes)
+    routes::remove(&cfg).map_err(Error::RemoveRoutes)
 }
 
 fn print(text: &str) -> Result<(), Error> {
