@@ -31,6 +31,11 @@ const EXPLAINED: &[(&str, &str)] = &[
         "volumes[workload-socket].emptyDir|volumes[credential-socket].emptyDir|volumes[workload-certs].emptyDir",
         "Istio's golden files drop an empty `emptyDir: {}`; a volume needs a source, so we keep it",
     ),
+    (
+        "initContainers[istio-init].image|initContainers[istio-validation].image",
+        "the traffic-capture init container runs our `capture` (the entry point of our image, `global.capture.image`) \
+         with istio-iptables' arguments, where Istio runs istio-iptables from its proxy image",
+    ),
 ];
 
 /// Compared after moving Istio's CronJob metadata onto the pod template.
