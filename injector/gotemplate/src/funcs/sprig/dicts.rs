@@ -1,0 +1,198 @@
+//! sprig's dict functions. A dict is shared like a Go map: `set`, `unset`
+//! and the merges change it in place, for every variable holding it.
+
+use std::collections::BTreeMap;
+
+use super::strval;
+use crate::error::FuncError;
+use crate::funcs::{ArgsExt, Funcs};
+use crate::taint::Str;
+use crate::value::{Map, Value};
+
+pub(super) fn register(funcs: &mut Funcs) {
+    funcs
+        .insert("dict", |args| {
+            let mut map = BTreeMap::new();
+            for pair in args.chunks(2) {
+                let value = pair.get(1).cloned().unwrap_or_else(|| Value::str(""));
+                map.insert(strval(&pair[0]), value);
+            }
+            Ok(Value::map(map))
+        })
+        .insert("get", |args| {
+            args.exact(2)?;
+            let key = args.string(1)?;
+            Ok(match args[0].map_has(key.as_str()) {
+                Some(true) => args[0].map_get(key.as_str()).unwrap_or(Value::Nil),
+                _ => Value::str(""),
+            })
+        })
+        .insert("hasKey", |args| {
+            args.exact(2)?;
+            let key = args.string(1)?;
+            Ok(Value::Bool(args[0].map_has(key.as_str()).unwrap_or(false)))
+        })
+        .insert("set", |args| {
+            args.exact(3)?;
+            let map = shared("set", &args[0])?;
+            if contains(&args[2], &map, 0) {
+                return Err(FuncError::new("cannot put a dict inside itself"));
+            }
+            map.try_borrow_mut()
+                .map_err(|_| busy())?
+                .insert(args.string(1)?, args[2].clone());
+            Ok(Value::Map(map))
+        })
+        .insert("unset", |args| {
+            args.exact(2)?;
+            let map = shared("unset", &args[0])?;
+            map.try_borrow_mut()
+                .map_err(|_| busy())?
+                .remove(args.string(1)?.as_str());
+            Ok(Value::Map(map))
+        })
+        .insert("keys", |args| {
+            let mut keys = Vec::new();
+            for dict in args {
+                keys.extend(
+                    entries("keys", dict)?
+                        .into_iter()
+                        .map(|(k, _)| Value::Str(k)),
+                );
+            }
+            Ok(Value::list(keys))
+        })
+        .insert("values", |args| {
+            args.exact(1)?;
+            Ok(Value::list(
+                entries("values", &args[0])?
+                    .into_iter()
+                    .map(|(_, v)| v)
+                    .collect(),
+            ))
+        })
+        .insert("pluck", |args| {
+            args.at_least(1)?;
+            let key = args.string(0)?;
+            let found = args[1..]
+                .iter()
+                .filter(|d| d.map_has(key.as_str()) == Some(true))
+                .filter_map(|d| d.map_get(key.as_str()))
+                .collect();
+            Ok(Value::list(found))
+        })
+        .insert("pick", |args| select(args, true))
+        .insert("omit", |args| select(args, false))
+        .insert("dig", |args| {
+            args.at_least(3)?;
+            let (keys, rest) = args.split_at(args.len() - 2);
+            let mut current = rest[1].clone();
+            for key in keys {
+                let key = strval(key);
+                match current.map_has(key.as_str()) {
+                    Some(true) => current = current.map_get(key.as_str()).unwrap_or(Value::Nil),
+                    _ => return Ok(rest[0].clone()),
+                }
+            }
+            Ok(current)
+        })
+        .insert("merge", |args| merge(args, false))
+        .insert("mergeOverwrite", |args| merge(args, true));
+}
+
+fn busy() -> FuncError {
+    FuncError::new("dict is in use")
+}
+
+fn entries<'a>(func: &str, v: &Value<'a>) -> Result<Vec<(Str<'a>, Value<'a>)>, FuncError> {
+    v.map_entries().ok_or_else(|| {
+        FuncError(format!(
+            "wrong type for value; expected map[string]interface {{}}; got {} (in {func})",
+            v.type_name()
+        ))
+    })
+}
+
+/// The dict itself when it is one a function built; a copy of borrowed data
+/// otherwise (which a template may not change).
+fn shared<'a>(func: &str, v: &Value<'a>) -> Result<Map<'a>, FuncError> {
+    match v {
+        Value::Map(map) => Ok(map.clone()),
+        other => match Value::map(entries(func, other)?.into_iter().collect()) {
+            Value::Map(map) => Ok(map),
+            _ => Err(busy()),
+        },
+    }
+}
+
+/// Whether `v` holds `map` anywhere (putting it there would make a cycle).
+fn contains<'a>(v: &Value<'a>, map: &Map<'a>, depth: usize) -> bool {
+    if depth > 64 {
+        return true;
+    }
+    match v {
+        Value::Map(m) => {
+            std::rc::Rc::ptr_eq(m, map)
+                || m.try_borrow()
+                    .map_or(true, |m| m.values().any(|v| contains(v, map, depth + 1)))
+        }
+        Value::List(items) => items.iter().any(|v| contains(v, map, depth + 1)),
+        _ => false,
+    }
+}
+
+/// `pick` (keep the keys named) or `omit` (drop them).
+fn select<'a>(args: &[Value<'a>], keep: bool) -> Result<Value<'a>, FuncError> {
+    args.at_least(1)?;
+    let names: Vec<Str<'a>> = args[1..].iter().map(strval).collect();
+    let picked = entries(if keep { "pick" } else { "omit" }, &args[0])?
+        .into_iter()
+        .filter(|(k, _)| names.contains(k) == keep)
+        .collect();
+    Ok(Value::map(picked))
+}
+
+/// `merge` (fill what the destination lacks) and `mergeOverwrite` (sources
+/// win), recursing into dicts present on both sides.
+fn merge<'a>(args: &[Value<'a>], overwrite: bool) -> Result<Value<'a>, FuncError> {
+    args.at_least(1)?;
+    let dst = shared("merge", &args[0])?;
+    for src in &args[1..] {
+        if src.is_nil() {
+            continue;
+        }
+        if contains(src, &dst, 0) {
+            return Err(FuncError::new("cannot merge a dict into itself"));
+        }
+        merge_into(&dst, entries("merge", src)?, overwrite)?;
+    }
+    Ok(Value::Map(dst))
+}
+
+fn merge_into<'a>(
+    dst: &Map<'a>,
+    src: Vec<(Str<'a>, Value<'a>)>,
+    overwrite: bool,
+) -> Result<(), FuncError> {
+    for (key, value) in src {
+        let existing = dst
+            .try_borrow()
+            .map_err(|_| busy())?
+            .get(key.as_str())
+            .cloned();
+        let merged = match existing {
+            Some(old) if old.is_map() && value.is_map() => {
+                let inner = shared("merge", &old)?;
+                merge_into(&inner, entries("merge", &value)?, overwrite)?;
+                Value::Map(inner)
+            }
+            Some(old) if !overwrite && old.is_true() => old,
+            Some(old) if overwrite && !value.is_true() => old,
+            _ => value,
+        };
+        dst.try_borrow_mut()
+            .map_err(|_| busy())?
+            .insert(key, merged);
+    }
+    Ok(())
+}
