@@ -66,7 +66,9 @@ pub struct StructDef {
 pub struct FieldDef {
     /// The Go name (`Annotations`, `GetTracing`).
     pub name: &'static str,
-    /// The JSON key it reads (`annotations`, `tracing`).
+    /// The JSON key it reads (`annotations`, `tracing`); "" reads the node
+    /// itself, as `GetValue` of a protobuf wrapper (`BoolValue`), which JSON
+    /// writes as a bare scalar.
     pub key: &'static str,
     pub kind: Kind,
 }
@@ -105,6 +107,10 @@ pub(crate) enum FieldKey {
 }
 
 impl FieldKey {
+    pub(crate) fn is_self(&self) -> bool {
+        matches!(self, FieldKey::Static(""))
+    }
+
     pub(crate) fn get<'a>(
         &self,
         object: &'a serde_json::Map<String, serde_json::Value>,

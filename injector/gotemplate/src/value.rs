@@ -1,7 +1,6 @@
 //! Values a template computes with: borrowed JSON (read lazily, never
 //! copied), scalars, and shared (`Rc`) lists and maps built by functions.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -13,9 +12,9 @@ use crate::taint::{Origin, Str};
 /// A list built by a function (`list`, `append`...).
 pub type List<'a> = Rc<Vec<Value<'a>>>;
 /// A map built by a function (`dict`...): Go's `map[string]any`, so it
-/// iterates in key order, and is shared, so that sprig's `set` changes it
-/// for every holder as in Go.
-pub type Map<'a> = Rc<RefCell<BTreeMap<Str<'a>, Value<'a>>>>;
+/// iterates in key order. Immutable once shared, which keeps values
+/// covariant in `'a` (see the crate docs on `set`).
+pub type Map<'a> = Rc<BTreeMap<Str<'a>, Value<'a>>>;
 
 /// A value during one render.
 #[derive(Clone, Debug, Default)]
@@ -92,7 +91,7 @@ impl<'a> Value<'a> {
     }
 
     pub fn map(entries: BTreeMap<Str<'a>, Value<'a>>) -> Self {
-        Value::Map(Rc::new(RefCell::new(entries)))
+        Value::Map(Rc::new(entries))
     }
 
     /// Reads a JSON node (or its absence) as a value of `kind`. Scalars
@@ -101,36 +100,30 @@ impl<'a> Value<'a> {
         let Some(node) = node else {
             return Self::zero_of(kind);
         };
-        match node {
-            JsonValue::String(s) if !matches!(kind, Kind::Enum(_)) => {
-                let s = if tainted {
-                    Str::tainted(s, Origin::of_node(node))
-                } else {
-                    Str::borrowed(s)
-                };
-                Value::Str(s)
-            }
-            JsonValue::Number(n) => match kind {
-                Kind::Int | Kind::Enum(_) => n
-                    .as_i64()
-                    .map_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0)), Value::Int),
-                _ => Value::Float(n.as_f64().unwrap_or(0.0)),
-            },
-            JsonValue::Bool(b) => Value::Bool(*b),
-            JsonValue::Null => match kind {
-                Kind::Any | Kind::Unknown => Value::Nil,
-                _ => Self::zero_of(kind),
-            },
-            JsonValue::Object(_) | JsonValue::Array(_) | JsonValue::String(_) => {
-                Value::Json(Json {
-                    node: Some(node),
-                    kind: match kind {
-                        Kind::Unknown => Kind::Any,
-                        other => other,
-                    },
-                    tainted,
-                })
-            }
+        match (node, kind) {
+            (JsonValue::Null, Kind::Any | Kind::Unknown) => Value::Nil,
+            (JsonValue::Null, _) => Self::zero_of(kind),
+            // Structs and enums keep their kind whatever the JSON holds: a
+            // protobuf wrapper (`BoolValue`) is a bare scalar in JSON.
+            (_, Kind::Struct(_) | Kind::Enum(_))
+            | (JsonValue::Object(_) | JsonValue::Array(_), _) => Value::Json(Json {
+                node: Some(node),
+                kind: match kind {
+                    Kind::Unknown => Kind::Any,
+                    other => other,
+                },
+                tainted,
+            }),
+            (JsonValue::String(s), _) => Value::Str(if tainted {
+                Str::tainted(s, Origin::of_node(node))
+            } else {
+                Str::borrowed(s)
+            }),
+            (JsonValue::Number(n), Kind::Int) => n
+                .as_i64()
+                .map_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0)), Value::Int),
+            (JsonValue::Number(n), _) => Value::Float(n.as_f64().unwrap_or(0.0)),
+            (JsonValue::Bool(b), _) => Value::Bool(*b),
         }
     }
 
@@ -160,7 +153,7 @@ impl<'a> Value<'a> {
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.as_str().is_empty(),
             Value::List(l) => !l.is_empty(),
-            Value::Map(m) => !m.borrow().is_empty(),
+            Value::Map(m) => !m.is_empty(),
             Value::Record(_) => true,
             Value::Json(j) => match (j.kind, j.node) {
                 (_, None) => false,
@@ -211,7 +204,7 @@ impl<'a> Value<'a> {
         match self {
             Value::Str(s) => Ok(s.as_str().len()),
             Value::List(l) => Ok(l.len()),
-            Value::Map(m) => Ok(m.borrow().len()),
+            Value::Map(m) => Ok(m.len()),
             Value::Zero => Ok(0),
             Value::Json(j) if !matches!(j.kind, Kind::Struct(_) | Kind::Enum(_)) => {
                 Ok(match j.node {
@@ -245,12 +238,7 @@ impl<'a> Value<'a> {
     /// The entries of a map in key order (`None` if this is not a map).
     pub fn map_entries(&self) -> Option<Vec<(Str<'a>, Value<'a>)>> {
         match self {
-            Value::Map(m) => Some(
-                m.borrow()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
+            Value::Map(m) => Some(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
             Value::Json(j) => match (j.node, j.kind) {
                 (Some(JsonValue::Object(object)), kind @ (Kind::Any | Kind::Map(_))) => {
                     let elem = element_kind(kind);
@@ -293,7 +281,7 @@ impl<'a> Value<'a> {
     /// of the map's element type. `None`: this is not a map.
     pub fn map_get(&self, key: &str) -> Option<Value<'a>> {
         match self {
-            Value::Map(m) => Some(m.borrow().get(key).cloned().unwrap_or(Value::Nil)),
+            Value::Map(m) => Some(m.get(key).cloned().unwrap_or(Value::Nil)),
             Value::Json(j) => match (j.node, j.kind) {
                 (Some(JsonValue::Object(object)), kind @ (Kind::Any | Kind::Map(_))) => Some(
                     Value::from_json(object.get(key), element_kind(kind), j.tainted),
@@ -310,7 +298,7 @@ impl<'a> Value<'a> {
     /// Whether a map has a key (`None` if this is not a map).
     pub fn map_has(&self, key: &str) -> Option<bool> {
         match self {
-            Value::Map(m) => Some(m.borrow().contains_key(key)),
+            Value::Map(m) => Some(m.contains_key(key)),
             Value::Json(j) => match (j.node, j.kind) {
                 (Some(JsonValue::Object(object)), Kind::Any | Kind::Map(_)) => {
                     Some(object.contains_key(key))
@@ -329,7 +317,7 @@ impl<'a> Value<'a> {
             Value::Missing => Ok(Value::Missing),
             Value::Zero => Ok(Value::Zero),
             Value::Nil => Err(format!("nil pointer evaluating interface {{}}.{name}")),
-            Value::Map(m) => Ok(m.borrow().get(name).cloned().unwrap_or(Value::Missing)),
+            Value::Map(m) => Ok(m.get(name).cloned().unwrap_or(Value::Missing)),
             Value::Record(r) => r
                 .fields
                 .iter()
@@ -354,6 +342,7 @@ impl<'a> Json<'a> {
                     .ok_or_else(|| format!("can't evaluate field {name} in type *{}", def.name))?;
                 let child = match node {
                     Some(JsonValue::Object(object)) => key.get(object, name),
+                    Some(scalar) if key.is_self() => Some(scalar),
                     _ => None,
                 };
                 Ok(Value::from_json(child, kind, self.tainted))

@@ -37,12 +37,7 @@ fn shape<'a>(v: &Value<'a>) -> Shape<'a> {
         Value::Float(f) => Shape::Float(*f),
         Value::Str(s) => Shape::Str(s.clone()),
         Value::List(items) => Shape::List(items.to_vec()),
-        Value::Map(map) => Shape::Map(
-            map.borrow()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
+        Value::Map(map) => Shape::Map(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
         Value::Record(r) => Shape::Map(
             r.fields
                 .iter()

@@ -1,13 +1,15 @@
-//! sprig's dict functions. A dict is shared like a Go map: `set`, `unset`
-//! and the merges change it in place, for every variable holding it.
+//! sprig's dict functions. Dicts are immutable values here: `set`, `unset`
+//! and the merges return the changed dict instead of changing it in place
+//! (see the crate docs).
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use super::strval;
 use crate::error::FuncError;
 use crate::funcs::{ArgsExt, Funcs};
 use crate::taint::Str;
-use crate::value::{Map, Value};
+use crate::value::Value;
 
 pub(super) fn register(funcs: &mut Funcs) {
     funcs
@@ -34,22 +36,15 @@ pub(super) fn register(funcs: &mut Funcs) {
         })
         .insert("set", |args| {
             args.exact(3)?;
-            let map = shared("set", &args[0])?;
-            if contains(&args[2], &map, 0) {
-                return Err(FuncError::new("cannot put a dict inside itself"));
-            }
-            map.try_borrow_mut()
-                .map_err(|_| busy())?
-                .insert(args.string(1)?, args[2].clone());
-            Ok(Value::Map(map))
+            let mut map = owned("set", &args[0])?;
+            map.insert(args.string(1)?, args[2].clone());
+            Ok(Value::map(map))
         })
         .insert("unset", |args| {
             args.exact(2)?;
-            let map = shared("unset", &args[0])?;
-            map.try_borrow_mut()
-                .map_err(|_| busy())?
-                .remove(args.string(1)?.as_str());
-            Ok(Value::Map(map))
+            let mut map = owned("unset", &args[0])?;
+            map.remove(args.string(1)?.as_str());
+            Ok(Value::map(map))
         })
         .insert("keys", |args| {
             let mut keys = Vec::new();
@@ -100,10 +95,6 @@ pub(super) fn register(funcs: &mut Funcs) {
         .insert("mergeOverwrite", |args| merge(args, true));
 }
 
-fn busy() -> FuncError {
-    FuncError::new("dict is in use")
-}
-
 fn entries<'a>(func: &str, v: &Value<'a>) -> Result<Vec<(Str<'a>, Value<'a>)>, FuncError> {
     v.map_entries().ok_or_else(|| {
         FuncError(format!(
@@ -113,31 +104,11 @@ fn entries<'a>(func: &str, v: &Value<'a>) -> Result<Vec<(Str<'a>, Value<'a>)>, F
     })
 }
 
-/// The dict itself when it is one a function built; a copy of borrowed data
-/// otherwise (which a template may not change).
-fn shared<'a>(func: &str, v: &Value<'a>) -> Result<Map<'a>, FuncError> {
+/// A dict's entries to build a changed copy from.
+fn owned<'a>(func: &str, v: &Value<'a>) -> Result<BTreeMap<Str<'a>, Value<'a>>, FuncError> {
     match v {
-        Value::Map(map) => Ok(map.clone()),
-        other => match Value::map(entries(func, other)?.into_iter().collect()) {
-            Value::Map(map) => Ok(map),
-            _ => Err(busy()),
-        },
-    }
-}
-
-/// Whether `v` holds `map` anywhere (putting it there would make a cycle).
-fn contains<'a>(v: &Value<'a>, map: &Map<'a>, depth: usize) -> bool {
-    if depth > 64 {
-        return true;
-    }
-    match v {
-        Value::Map(m) => {
-            std::rc::Rc::ptr_eq(m, map)
-                || m.try_borrow()
-                    .map_or(true, |m| m.values().any(|v| contains(v, map, depth + 1)))
-        }
-        Value::List(items) => items.iter().any(|v| contains(v, map, depth + 1)),
-        _ => false,
+        Value::Map(map) => Ok(Rc::unwrap_or_clone(map.clone())),
+        other => Ok(entries(func, other)?.into_iter().collect()),
     }
 }
 
@@ -156,43 +127,30 @@ fn select<'a>(args: &[Value<'a>], keep: bool) -> Result<Value<'a>, FuncError> {
 /// win), recursing into dicts present on both sides.
 fn merge<'a>(args: &[Value<'a>], overwrite: bool) -> Result<Value<'a>, FuncError> {
     args.at_least(1)?;
-    let dst = shared("merge", &args[0])?;
-    for src in &args[1..] {
-        if src.is_nil() {
-            continue;
-        }
-        if contains(src, &dst, 0) {
-            return Err(FuncError::new("cannot merge a dict into itself"));
-        }
-        merge_into(&dst, entries("merge", src)?, overwrite)?;
+    let mut dst = owned("merge", &args[0])?;
+    for src in args[1..].iter().filter(|s| !s.is_nil()) {
+        merge_into(&mut dst, entries("merge", src)?, overwrite)?;
     }
-    Ok(Value::Map(dst))
+    Ok(Value::map(dst))
 }
 
 fn merge_into<'a>(
-    dst: &Map<'a>,
+    dst: &mut BTreeMap<Str<'a>, Value<'a>>,
     src: Vec<(Str<'a>, Value<'a>)>,
     overwrite: bool,
 ) -> Result<(), FuncError> {
     for (key, value) in src {
-        let existing = dst
-            .try_borrow()
-            .map_err(|_| busy())?
-            .get(key.as_str())
-            .cloned();
-        let merged = match existing {
+        let merged = match dst.remove(key.as_str()) {
             Some(old) if old.is_map() && value.is_map() => {
-                let inner = shared("merge", &old)?;
-                merge_into(&inner, entries("merge", &value)?, overwrite)?;
-                Value::Map(inner)
+                let mut inner = owned("merge", &old)?;
+                merge_into(&mut inner, entries("merge", &value)?, overwrite)?;
+                Value::map(inner)
             }
             Some(old) if !overwrite && old.is_true() => old,
             Some(old) if overwrite && !value.is_true() => old,
             _ => value,
         };
-        dst.try_borrow_mut()
-            .map_err(|_| busy())?
-            .insert(key, merged);
+        dst.insert(key, merged);
     }
     Ok(())
 }
