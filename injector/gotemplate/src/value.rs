@@ -94,6 +94,33 @@ impl<'a> Value<'a> {
         Value::Map(Rc::new(entries))
     }
 
+    /// Converts parsed JSON into owned values as `encoding/json` decodes into
+    /// `any` (numbers are float64); strings are tainted with `origin`.
+    pub fn from_owned_json(json: JsonValue, origin: Option<Origin>) -> Value<'static> {
+        match json {
+            JsonValue::Null => Value::Nil,
+            JsonValue::Bool(b) => Value::Bool(b),
+            JsonValue::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
+            JsonValue::String(s) => Value::Str(Str::owned(s).with_origin(origin)),
+            JsonValue::Array(items) => Value::list(
+                items
+                    .into_iter()
+                    .map(|i| Value::from_owned_json(i, origin))
+                    .collect(),
+            ),
+            JsonValue::Object(map) => Value::map(
+                map.into_iter()
+                    .map(|(k, v)| {
+                        (
+                            Str::owned(k).with_origin(origin),
+                            Value::from_owned_json(v, origin),
+                        )
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
     /// Reads a JSON node (or its absence) as a value of `kind`. Scalars
     /// become plain values; objects and arrays stay borrowed.
     pub(crate) fn from_json(node: Option<&'a JsonValue>, kind: Kind, tainted: bool) -> Self {
@@ -334,6 +361,11 @@ impl<'a> Value<'a> {
 }
 
 impl<'a> Json<'a> {
+    /// The Go type this node stands for.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
     fn field(&self, name: &str) -> Result<Value<'a>, String> {
         match (self.kind, self.node) {
             (Kind::Struct(def), node) => {
@@ -391,7 +423,7 @@ impl<'a> Json<'a> {
 }
 
 /// A JSON object key as a string value, tainted if its map is.
-pub(crate) fn key_str(key: &str, tainted: bool) -> Str<'_> {
+fn key_str(key: &str, tainted: bool) -> Str<'_> {
     if tainted {
         Str::tainted(key, Origin::of_key(key))
     } else {

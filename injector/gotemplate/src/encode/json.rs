@@ -1,7 +1,7 @@
 //! JSON as Go's `encoding/json` writes it (sorted map keys, HTML-safe
 //! escapes unless raw, `MarshalIndent` layout when pretty).
 
-use super::{Shape, raw_shape, shape};
+use super::{Shape, shape};
 use crate::taint::{Str, StrBuf};
 use crate::value::Value;
 
@@ -33,7 +33,6 @@ fn write_shape(out: &mut StrBuf, s: Shape<'_>, style: JsonStyle, level: usize) {
         Shape::Int(i) => out.push_str(&i.to_string()),
         Shape::Float(f) => out.push_str(&json_float(f)),
         Shape::Str(s) => write_string(out, &s, style.raw),
-        Shape::Raw(node, tainted) => write_shape(out, raw_shape(node, tainted), style, level),
         Shape::List(items) => {
             if items.is_empty() {
                 return out.push_str("[]");

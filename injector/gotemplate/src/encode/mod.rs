@@ -11,9 +11,9 @@ pub use yaml::{to_yaml, write_yaml};
 
 use serde_json::Value as JsonValue;
 
-use crate::kind::Kind;
+use crate::kind::{Kind, StructDef};
 use crate::taint::Str;
-use crate::value::{Value, key_str};
+use crate::value::Value;
 
 /// A value as the serializers see it.
 enum Shape<'a> {
@@ -24,9 +24,6 @@ enum Shape<'a> {
     Str(Str<'a>),
     List(Vec<Value<'a>>),
     Map(Vec<(Str<'a>, Value<'a>)>),
-    /// A borrowed JSON subtree written as it is (structs read from JSON
-    /// serialize to their JSON, which is what their json tags say).
-    Raw(&'a JsonValue, bool),
 }
 
 fn shape<'a>(v: &Value<'a>) -> Shape<'a> {
@@ -50,7 +47,7 @@ fn shape<'a>(v: &Value<'a>) -> Shape<'a> {
             }
             (None, _) => Shape::Null,
             (Some(_), Kind::Enum(_)) => v.as_str().map_or(Shape::Null, Shape::Str),
-            (Some(node), Kind::Struct(_)) => Shape::Raw(node, j.tainted),
+            (Some(node), Kind::Struct(def)) => struct_shape(node, def, j.tainted),
             (Some(_), _) => {
                 if let Some(entries) = v.map_entries() {
                     Shape::Map(entries)
@@ -64,34 +61,29 @@ fn shape<'a>(v: &Value<'a>) -> Shape<'a> {
     }
 }
 
-/// The shape of a raw JSON node.
-fn raw_shape(node: &JsonValue, tainted: bool) -> Shape<'_> {
-    match node {
-        JsonValue::Null => Shape::Null,
-        JsonValue::Bool(b) => Shape::Bool(*b),
-        JsonValue::Number(n) => n
-            .as_i64()
-            .map_or_else(|| Shape::Float(n.as_f64().unwrap_or(0.0)), Shape::Int),
-        JsonValue::String(s) => Shape::Str(if tainted {
-            Str::tainted(s, crate::Origin::of_node(node))
-        } else {
-            Str::borrowed(s)
-        }),
-        JsonValue::Array(items) => Shape::List(
-            items
-                .iter()
-                .map(|i| Value::from_json(Some(i), Kind::Any, tainted))
-                .collect(),
-        ),
-        JsonValue::Object(map) => Shape::Map(
-            map.iter()
-                .map(|(k, v)| {
-                    (
-                        key_str(k, tainted),
-                        Value::from_json(Some(v), Kind::Any, tainted),
-                    )
-                })
-                .collect(),
-        ),
-    }
+/// A struct read from JSON serializes to its JSON (which is what its json
+/// tags say). Its keys are field names, fixed by the type, so they are not
+/// tainted even when its strings are; fields keep their kinds.
+fn struct_shape<'a>(node: &'a JsonValue, def: &StructDef, tainted: bool) -> Shape<'a> {
+    let JsonValue::Object(object) = node else {
+        // A protobuf wrapper: a bare scalar.
+        return shape(&Value::from_json(Some(node), Kind::Any, tainted));
+    };
+    let field_kind = |key: &str| {
+        def.fields
+            .iter()
+            .find(|f| f.key == key && !key.is_empty())
+            .map_or(Kind::Any, |f| f.kind)
+    };
+    Shape::Map(
+        object
+            .iter()
+            .map(|(key, child)| {
+                (
+                    Str::borrowed(key.as_str()),
+                    Value::from_json(Some(child), field_kind(key), tainted),
+                )
+            })
+            .collect(),
+    )
 }

@@ -4,7 +4,7 @@
 //! else or break the syntax.
 
 use super::json::json_float;
-use super::{Shape, raw_shape, shape};
+use super::{Shape, shape};
 use crate::format::format_g;
 use crate::taint::{Str, StrBuf};
 use crate::value::Value;
@@ -26,7 +26,6 @@ pub fn write_yaml(out: &mut StrBuf, v: &Value<'_>) {
 /// block indentation `indent`.
 fn write_node(out: &mut StrBuf, s: Shape<'_>, indent: usize) {
     match s {
-        Shape::Raw(node, tainted) => write_node(out, raw_shape(node, tainted), indent),
         Shape::Map(entries) if !entries.is_empty() => {
             for (i, (key, item)) in entries.iter().enumerate() {
                 if i > 0 {
@@ -73,7 +72,6 @@ fn write_node(out: &mut StrBuf, s: Shape<'_>, indent: usize) {
 /// `Err` with the scalar (written after the key).
 fn block(s: Shape<'_>) -> Result<Shape<'_>, Shape<'_>> {
     match s {
-        Shape::Raw(node, tainted) => block(raw_shape(node, tainted)),
         Shape::Map(ref m) if !m.is_empty() => Ok(s),
         Shape::List(ref l) if !l.is_empty() => Ok(s),
         other => Err(other),

@@ -101,6 +101,14 @@ impl Funcs {
         self
     }
 
+    /// Registers `name` as another name of the function `existing` (if any).
+    pub fn alias(&mut self, name: &str, existing: &str) -> &mut Self {
+        if let Some(f) = self.map.get(existing).cloned() {
+            self.map.insert(name.to_owned(), f);
+        }
+        self
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.map.contains_key(name)
     }

@@ -66,6 +66,25 @@ pub(super) fn register(funcs: &mut Funcs) {
             args.exact(2)?;
             Ok(Value::Bool(deep_equal(&args[0], &args[1])))
         })
+        .insert("deepCopy", |args| {
+            // Values are immutable: a copy is the value itself.
+            args.exact(1)?;
+            Ok(args[0].clone())
+        })
+        .insert("fromJson", |args| {
+            args.exact(1)?;
+            let text = args.string(0)?;
+            let origin = text.first_origin();
+            // Like sprig, a parse error gives nil.
+            Ok(serde_json::from_str(text.as_str())
+                .map_or(Value::Nil, |json| Value::from_owned_json(json, origin)))
+        })
+        .insert("mustFromJson", |args| {
+            args.exact(1)?;
+            let text = args.string(0)?;
+            let json = serde_json::from_str(text.as_str()).map_err(|e| FuncError(e.to_string()))?;
+            Ok(Value::from_owned_json(json, text.first_origin()))
+        })
         .insert("toJson", |args| json(args, JsonStyle::default()))
         .insert("toPrettyJson", |args| {
             json(

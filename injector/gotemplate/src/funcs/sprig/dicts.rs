@@ -8,6 +8,7 @@ use std::rc::Rc;
 use super::strval;
 use crate::error::FuncError;
 use crate::funcs::{ArgsExt, Funcs};
+use crate::kind::Kind;
 use crate::taint::Str;
 use crate::value::Value;
 
@@ -24,15 +25,14 @@ pub(super) fn register(funcs: &mut Funcs) {
         .insert("get", |args| {
             args.exact(2)?;
             let key = args.string(1)?;
-            Ok(match args[0].map_has(key.as_str()) {
-                Some(true) => args[0].map_get(key.as_str()).unwrap_or(Value::Nil),
-                _ => Value::str(""),
-            })
+            Ok(lookup("get", &args[0], key.as_str())?.unwrap_or_else(|| Value::str("")))
         })
         .insert("hasKey", |args| {
             args.exact(2)?;
             let key = args.string(1)?;
-            Ok(Value::Bool(args[0].map_has(key.as_str()).unwrap_or(false)))
+            Ok(Value::Bool(
+                lookup("hasKey", &args[0], key.as_str())?.is_some(),
+            ))
         })
         .insert("set", |args| {
             args.exact(3)?;
@@ -69,11 +69,10 @@ pub(super) fn register(funcs: &mut Funcs) {
         .insert("pluck", |args| {
             args.at_least(1)?;
             let key = args.string(0)?;
-            let found = args[1..]
-                .iter()
-                .filter(|d| d.map_has(key.as_str()) == Some(true))
-                .filter_map(|d| d.map_get(key.as_str()))
-                .collect();
+            let mut found = Vec::new();
+            for dict in &args[1..] {
+                found.extend(lookup("pluck", dict, key.as_str())?);
+            }
             Ok(Value::list(found))
         })
         .insert("pick", |args| select(args, true))
@@ -95,13 +94,44 @@ pub(super) fn register(funcs: &mut Funcs) {
         .insert("mergeOverwrite", |args| merge(args, true));
 }
 
+/// The entries of a `map[string]interface{}` argument, which is what sprig's
+/// dict functions take: a `map[string]string` (annotations, labels) is an
+/// error, as in Go; nil is an empty map.
 fn entries<'a>(func: &str, v: &Value<'a>) -> Result<Vec<(Str<'a>, Value<'a>)>, FuncError> {
-    v.map_entries().ok_or_else(|| {
-        FuncError(format!(
-            "wrong type for value; expected map[string]interface {{}}; got {} (in {func})",
-            v.type_name()
-        ))
-    })
+    if v.is_nil() {
+        return Ok(Vec::new());
+    }
+    any_map(func, v)?;
+    v.map_entries().ok_or_else(|| wrong_type(func, v))
+}
+
+/// A key's value in a `map[string]interface{}` argument, if present.
+fn lookup<'a>(func: &str, v: &Value<'a>, key: &str) -> Result<Option<Value<'a>>, FuncError> {
+    if v.is_nil() {
+        return Ok(None);
+    }
+    any_map(func, v)?;
+    match v.map_has(key) {
+        Some(true) => Ok(v.map_get(key)),
+        _ => Ok(None),
+    }
+}
+
+fn any_map(func: &str, v: &Value<'_>) -> Result<(), FuncError> {
+    match v {
+        Value::Map(_) => Ok(()),
+        Value::Json(j) if matches!(j.kind(), Kind::Any | Kind::Map(Kind::Any)) && v.is_map() => {
+            Ok(())
+        }
+        _ => Err(wrong_type(func, v)),
+    }
+}
+
+fn wrong_type(func: &str, v: &Value<'_>) -> FuncError {
+    FuncError(format!(
+        "wrong type for value; expected map[string]interface {{}}; got {} (in {func})",
+        v.type_name()
+    ))
 }
 
 /// A dict's entries to build a changed copy from.

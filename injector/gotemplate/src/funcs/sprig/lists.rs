@@ -105,6 +105,20 @@ pub(super) fn register(funcs: &mut Funcs) {
             items.sort();
             Ok(Value::list(items.into_iter().map(Value::Str).collect()))
         })
+        .insert("chunk", |args| {
+            args.exact(2)?;
+            let size = usize::try_from(args.int(0)?)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| FuncError::new("chunk size must be positive"))?;
+            let items = items_of("chunk", &args[1])?;
+            Ok(Value::list(
+                items
+                    .chunks(size)
+                    .map(|c| Value::list(c.to_vec()))
+                    .collect(),
+            ))
+        })
         .insert("until", |args| {
             args.exact(1)?;
             until(0, args.int(0)?, 1)
@@ -119,7 +133,6 @@ pub(super) fn register(funcs: &mut Funcs) {
 fn items_of<'a>(func: &str, v: &Value<'a>) -> Result<Vec<Value<'a>>, FuncError> {
     match v.list_items() {
         Some(items) => Ok(items.collect()),
-        None if v.is_nil() => Ok(Vec::new()),
         None => Err(FuncError(format!(
             "Cannot {func} on type {}",
             v.type_name()

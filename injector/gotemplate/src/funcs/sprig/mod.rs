@@ -7,6 +7,7 @@ mod defaults;
 mod dicts;
 mod lists;
 mod math;
+mod paths;
 mod strings;
 
 use super::Funcs;
@@ -20,6 +21,35 @@ pub(super) fn register(funcs: &mut Funcs) {
     dicts::register(funcs);
     math::register(funcs);
     defaults::register(funcs);
+    paths::register(funcs);
+    // sprig's other names for the same functions; its `must` variants
+    // return errors where the plain ones panic, which is the same here.
+    for (name, existing) in [
+        ("trimall", "trimAll"),
+        ("biggest", "max"),
+        ("tuple", "list"),
+        ("mustAppend", "append"),
+        ("mustPush", "push"),
+        ("mustPrepend", "prepend"),
+        ("mustFirst", "first"),
+        ("mustLast", "last"),
+        ("mustRest", "rest"),
+        ("mustInitial", "initial"),
+        ("mustReverse", "reverse"),
+        ("mustUniq", "uniq"),
+        ("mustWithout", "without"),
+        ("mustHas", "has"),
+        ("mustCompact", "compact"),
+        ("mustChunk", "chunk"),
+        ("mustMerge", "merge"),
+        ("mustMergeOverwrite", "mergeOverwrite"),
+        ("mustToJson", "toJson"),
+        ("mustToPrettyJson", "toPrettyJson"),
+        ("mustToRawJson", "toRawJson"),
+        ("mustDeepCopy", "deepCopy"),
+    ] {
+        funcs.alias(name, existing);
+    }
 }
 
 /// sprig's `strval`: a string as it is, anything else as `%v` prints it.
