@@ -57,6 +57,9 @@ pub(crate) struct Cmd {
 pub(crate) struct Arg {
     pub loc: Loc,
     pub op: Operand,
+    /// How many variables a parenthesized pipeline in it declares: `and`
+    /// and `or` reserve their slots when they skip it.
+    pub declares: usize,
 }
 
 #[derive(Debug)]

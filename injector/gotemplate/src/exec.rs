@@ -12,6 +12,9 @@ use crate::value::Value;
 /// running: template recursion ends here instead of exhausting the stack.
 const MAX_DEPTH: usize = 300;
 
+/// The most output one execution may produce: a loop cannot exhaust memory.
+const MAX_OUTPUT: usize = 64 << 20;
+
 /// Where and why execution failed; `executing` is filled in by the
 /// innermost `template` call the error leaves.
 pub(crate) struct Fail<'t> {
@@ -207,13 +210,17 @@ impl<'a> Exec<'a> {
         elem: Value<'a>,
         inner: usize,
     ) -> Result<bool, Fail<'a>> {
+        let loc = branch.pipe.loc;
         match branch.pipe.vars.as_slice() {
             [] => {}
-            [one] => self.vars[self.base + one] = elem.clone(),
+            [one] => *self.var(*one, loc)? = elem.clone(),
             [i, e, ..] => {
-                self.vars[self.base + i] = index;
-                self.vars[self.base + e] = elem.clone();
+                *self.var(*i, loc)? = index;
+                *self.var(*e, loc)? = elem.clone();
             }
+        }
+        if self.out.len() > MAX_OUTPUT {
+            return Err(fail(loc, format!("output exceeds {MAX_OUTPUT} bytes")));
         }
         let flow = self.walk(&branch.body, &elem)?;
         self.vars.truncate(inner);
@@ -254,7 +261,7 @@ impl<'a> Exec<'a> {
         let v = self.commands(pipe, dot)?;
         if pipe.assign {
             for slot in &pipe.vars {
-                self.vars[self.base + slot] = v.clone();
+                *self.var(*slot, pipe.loc)? = v.clone();
             }
         } else {
             for _ in &pipe.vars {
@@ -317,12 +324,19 @@ impl<'a> Exec<'a> {
             Operand::Str(s) => return Ok(Value::str(s)),
             Operand::Func(name, f) => return self.call(name, f, &[], dot, None, arg.loc),
             Operand::Field(chain) => (dot.clone(), chain),
-            Operand::Var(slot, chain) => (self.vars[self.base + slot].clone(), chain),
+            Operand::Var(slot, chain) => (self.var(*slot, arg.loc)?.clone(), chain),
             Operand::Pipe(pipe, chain) => (self.pipe(pipe, dot)?, chain),
         };
         chain
             .iter()
             .try_fold(v, |v, name| v.field(name).map_err(|m| fail(arg.loc, m)))
+    }
+
+    /// A variable's slot (always there for a parsed tree; checked anyway).
+    fn var(&mut self, slot: usize, loc: Loc) -> Result<&mut Value<'a>, Fail<'a>> {
+        self.vars
+            .get_mut(self.base + slot)
+            .ok_or_else(|| fail(loc, "undefined variable"))
     }
 
     fn call(
@@ -345,9 +359,13 @@ impl<'a> Exec<'a> {
                 // Short-circuit: the first false (and) or true (or) operand, else the last.
                 let stop_at = matches!(f, FuncRef::Or);
                 let mut last = Value::Missing;
-                for arg in args {
+                for (i, arg) in args.iter().enumerate() {
                     last = self.arg(arg, dot)?;
                     if last.is_true() == stop_at {
+                        // Variables the skipped operands would declare stay "no value".
+                        let skipped: usize = args[i + 1..].iter().map(|a| a.declares).sum();
+                        self.vars
+                            .extend(std::iter::repeat_n(Value::Missing, skipped));
                         return Ok(last);
                     }
                 }

@@ -93,6 +93,15 @@ pub fn sprintf(out: &mut StrBuf, format: &Str<'_>, args: &[Value<'_>]) {
             i += 1;
             spec.precision = Some(read_count(bytes, &mut i, args, &mut next_arg).unwrap_or(0));
         }
+        // Go refuses widths and precisions beyond a million.
+        if spec.width.is_some_and(too_large) {
+            out.push_str("%!(BADWIDTH)");
+            spec.width = None;
+        }
+        if spec.precision.is_some_and(too_large) {
+            out.push_str("%!(BADPREC)");
+            spec.precision = None;
+        }
         let Some(verb) = text.get(i..).and_then(|rest| rest.chars().next()) else {
             out.push_str("%!(NOVERB)");
             literal_start = i;
@@ -130,6 +139,10 @@ pub fn sprintf(out: &mut StrBuf, format: &Str<'_>, args: &[Value<'_>]) {
         }
         out.push_char(')');
     }
+}
+
+fn too_large(n: usize) -> bool {
+    n > 1_000_000
 }
 
 /// A width or precision: digits, or `*` taking an int argument.

@@ -184,6 +184,7 @@ impl<'s> Parser<'s, '_> {
                     },
                 }))
             }
+            "define" if self.depth > 0 => Err(self.err(t.pos, "unexpected <define> in command")),
             "define" => {
                 self.next();
                 self.define(open)?;
@@ -216,10 +217,14 @@ impl<'s> Parser<'s, '_> {
         if control == Control::Range {
             self.range_depth += 1;
         }
+        let body_mark = self.vars.len();
         let (body, end) = self.list()?;
         if control == Control::Range {
             self.range_depth -= 1;
         }
+        // Variables declared in the body are not in scope in the else part
+        // (Go's parser lets them be named there, then fails at run time).
+        self.vars.truncate(body_mark);
         let otherwise = match end {
             End::Close(_) => Vec::new(),
             End::Eof => return Err(self.err(pos, format!("unexpected EOF in {}", control.name()))),
@@ -451,6 +456,7 @@ impl<'s> Parser<'s, '_> {
     }
 
     fn operand(&mut self, context: &str) -> Result<Arg, ParseError> {
+        let vars_before = self.vars.len();
         let t = self.next();
         let pos = t.pos;
         let op = match t.tok {
@@ -495,6 +501,7 @@ impl<'s> Parser<'s, '_> {
                 end: self.peek().pos,
             },
             op,
+            declares: self.vars.len() - vars_before,
         })
     }
 

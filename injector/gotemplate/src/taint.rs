@@ -152,16 +152,19 @@ impl<'a> Str<'a> {
         whole.into_iter().chain(listed.iter().cloned())
     }
 
-    /// A byte range of this string (on char boundaries), keeping the taint of
-    /// those bytes. Borrowed strings stay borrowed.
+    /// A byte range of this string, keeping the taint of those bytes (empty
+    /// if the range is not on char boundaries). Borrowed strings stay borrowed.
     #[must_use]
     pub fn slice(&self, range: Range<usize>) -> Self {
         if range.start == 0 && range.end == self.as_str().len() {
             return self.clone();
         }
+        let Some(part) = self.as_str().get(range.clone()) else {
+            return Str::borrowed("");
+        };
         let text = match &self.text {
             Text::Borrowed(s) => Text::Borrowed(s.get(range.clone()).unwrap_or("")),
-            Text::Owned(s) => Text::Owned(s.get(range.clone()).unwrap_or("").into()),
+            Text::Owned(_) => Text::Owned(part.into()),
         };
         let taint = match &self.taint {
             Taint::Clean => Taint::Clean,
