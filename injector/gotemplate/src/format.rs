@@ -171,6 +171,24 @@ fn read_count(
 }
 
 fn format_arg(out: &mut StrBuf, v: &Value<'_>, spec: &Spec) {
+    // The common case, `%v` of a number, written without a temporary.
+    if spec.verb == 'v'
+        && spec.width.is_none()
+        && spec.precision.is_none()
+        && !spec.plus
+        && !spec.space
+    {
+        match v {
+            Value::Int(n) => return write_display(out, n),
+            #[allow(clippy::cast_possible_truncation)]
+            Value::Float(f)
+                if f.fract() == 0.0 && f.abs() < 1e6 && !(*f == 0.0 && f.is_sign_negative()) =>
+            {
+                return write_display(out, &(*f as i64));
+            }
+            _ => {}
+        }
+    }
     if spec.verb == 'T' {
         pad(out, &Str::owned(v.type_name()), spec);
         return;
@@ -252,6 +270,12 @@ fn format_arg(out: &mut StrBuf, v: &Value<'_>, spec: &Spec) {
         Value::Float(f) => format_float(out, *f, spec, v),
         Value::List(_) | Value::Map(_) => {}
     }
+}
+
+fn write_display(out: &mut StrBuf, n: &i64) {
+    use std::fmt::Write;
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{n}");
 }
 
 fn bad_verb(out: &mut StrBuf, verb: char, v: &Value<'_>) {

@@ -183,24 +183,6 @@ impl<'a> Str<'a> {
         out.push_mapped(self, f);
         out.finish()
     }
-
-    /// Segments of the string: (byte range, origin of those bytes if tainted).
-    pub fn runs(&self) -> Vec<(Range<usize>, Option<Origin>)> {
-        let len = self.as_str().len();
-        let mut runs = Vec::new();
-        let mut at = 0;
-        for span in self.spans() {
-            if span.range.start > at {
-                runs.push((at..span.range.start, None));
-            }
-            runs.push((span.range.clone(), Some(span.origin)));
-            at = span.range.end;
-        }
-        if at < len || runs.is_empty() {
-            runs.push((at..len, None));
-        }
-        runs
-    }
 }
 
 fn spans_in(spans: &[Span], range: &Range<usize>) -> Taint {
@@ -307,18 +289,21 @@ impl StrBuf {
             f(s.as_str(), &mut self.text);
             return;
         }
-        for (range, origin) in s.runs() {
+        let text = s.as_str();
+        let mut at = 0;
+        for span in s.spans() {
+            f(text.get(at..span.range.start).unwrap_or(""), &mut self.text);
             let start = self.text.len();
-            f(&s.as_str()[range], &mut self.text);
-            if let Some(origin) = origin {
-                self.mark(start..self.text.len(), origin);
-            }
+            f(text.get(span.range.clone()).unwrap_or(""), &mut self.text);
+            self.mark(start..self.text.len(), span.origin);
+            at = span.range.end;
         }
+        f(text.get(at..).unwrap_or(""), &mut self.text);
     }
 
     /// Marks bytes already written as tainted, merging with the previous span
     /// when it is adjacent and from the same origin.
-    pub fn mark(&mut self, range: Range<usize>, origin: Origin) {
+    fn mark(&mut self, range: Range<usize>, origin: Origin) {
         if range.is_empty() {
             return;
         }
@@ -330,21 +315,6 @@ impl StrBuf {
             return;
         }
         self.spans.push(Span { range, origin });
-    }
-
-    /// Marks everything written since `start` with `origin`, replacing finer
-    /// spans there: for functions whose output cannot be mapped exactly.
-    pub fn taint_since(&mut self, start: usize, origin: Option<Origin>) {
-        if let Some(origin) = origin {
-            while self.spans.last().is_some_and(|s| s.range.start >= start) {
-                self.spans.pop();
-            }
-            if let Some(last) = self.spans.last_mut() {
-                last.range.end = last.range.end.min(start);
-            }
-            let end = self.text.len();
-            self.mark(start..end, origin);
-        }
     }
 
     /// The string built, as a value.

@@ -52,7 +52,7 @@ pub(super) fn register(funcs: &mut Funcs) {
         })
         .insert("printf", |args| {
             let format = args.string(0)?;
-            let mut out = StrBuf::new();
+            let mut out = StrBuf::with_capacity(format.as_str().len() + 16 * args.len());
             sprintf(&mut out, &format, &args[1..]);
             Ok(Value::Str(out.finish()))
         })

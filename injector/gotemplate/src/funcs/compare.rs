@@ -2,30 +2,31 @@
 //! one basic kind (bool, int, float, string); nil equals only nil; the
 //! unknown-type zero equals any zero.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use crate::value::Value;
 
-enum Basic {
+enum Basic<'v> {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
+    Str(Cow<'v, str>),
     Nil,
     Zero,
     Other,
 }
 
-fn basic(v: &Value<'_>) -> Basic {
+fn basic<'v>(v: &'v Value<'_>) -> Basic<'v> {
     match v {
         Value::Bool(b) => Basic::Bool(*b),
         Value::Int(i) => Basic::Int(*i),
         Value::Float(f) => Basic::Float(*f),
-        Value::Str(s) => Basic::Str(s.as_str().to_owned()),
+        Value::Str(s) => Basic::Str(Cow::Borrowed(s.as_str())),
         Value::Missing | Value::Nil => Basic::Nil,
         Value::Zero => Basic::Zero,
         other => match other.as_str() {
-            Some(name) => Basic::Str(name.as_str().to_owned()),
+            Some(name) => Basic::Str(Cow::Owned(name.as_str().to_owned())),
             None => Basic::Other,
         },
     }
@@ -68,8 +69,8 @@ pub(crate) fn order(a: &Value<'_>, b: &Value<'_>) -> Result<Ordering, String> {
         (Basic::Int(x), Basic::Zero) => x.cmp(&0),
         (Basic::Zero, Basic::Float(y)) => 0.0f64.partial_cmp(&y).unwrap_or(Ordering::Equal),
         (Basic::Float(x), Basic::Zero) => x.partial_cmp(&0.0).unwrap_or(Ordering::Equal),
-        (Basic::Zero, Basic::Str(y)) => "".cmp(y.as_str()),
-        (Basic::Str(x), Basic::Zero) => x.as_str().cmp(""),
+        (Basic::Zero, Basic::Str(y)) => "".cmp(&*y),
+        (Basic::Str(x), Basic::Zero) => (*x).cmp(""),
         (Basic::Zero, Basic::Zero) => Ordering::Equal,
         (Basic::Bool(_), Basic::Bool(_))
         | (Basic::Nil, _)

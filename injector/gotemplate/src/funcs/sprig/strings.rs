@@ -244,7 +244,12 @@ fn whole<'a>(input: &Str<'_>, output: String) -> Str<'a> {
 
 /// Each non-nil argument formatted by `item`, separated by spaces.
 fn joined<'a>(args: &[Value<'a>], item: impl Fn(&mut StrBuf, &Str<'a>)) -> Value<'a> {
-    let mut out = StrBuf::new();
+    let size = args
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|s| s.as_str().len() + 3)
+        .sum();
+    let mut out = StrBuf::with_capacity(size);
     for (i, arg) in args.iter().filter(|a| !a.is_nil()).enumerate() {
         if i > 0 {
             out.push_char(' ');
