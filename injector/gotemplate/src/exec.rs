@@ -143,8 +143,9 @@ impl<'a> Exec<'a> {
         let mark = self.vars.len();
         let v = self.commands(&branch.pipe, dot)?;
         if !branch.pipe.assign {
+            // As in Go, the variables start out holding the whole value.
             for _ in &branch.pipe.vars {
-                self.vars.push(Value::Missing);
+                self.vars.push(v.clone());
             }
         }
         let inner = self.vars.len();

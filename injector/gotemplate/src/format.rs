@@ -200,7 +200,7 @@ fn format_arg(out: &mut StrBuf, v: &Value<'_>, spec: &Spec) {
                 if n > 0 {
                     out.push_char(' ');
                 }
-                format_arg(out, &item, spec);
+                format_element(out, &item, spec);
             }
             out.push_char(']');
             return;
@@ -213,7 +213,7 @@ fn format_arg(out: &mut StrBuf, v: &Value<'_>, spec: &Spec) {
                 }
                 format_arg(out, &Value::Str(key.clone()), spec);
                 out.push_char(':');
-                format_arg(out, value, spec);
+                format_element(out, value, spec);
             }
             out.push_char(']');
             return;
@@ -272,6 +272,15 @@ fn format_arg(out: &mut StrBuf, v: &Value<'_>, spec: &Spec) {
     }
 }
 
+/// An element of a list or map: a nil one prints `<nil>` under any verb.
+fn format_element(out: &mut StrBuf, v: &Value<'_>, spec: &Spec) {
+    if v.is_nil() {
+        out.push_str("<nil>");
+    } else {
+        format_arg(out, v, spec);
+    }
+}
+
 fn write_display(out: &mut StrBuf, n: &i64) {
     use std::fmt::Write;
     // Writing into a String cannot fail.
@@ -303,10 +312,25 @@ fn format_str(out: &mut StrBuf, s: &Str<'_>, spec: &Spec) {
             pad(out, &s, spec);
         }
         'q' => {
+            let text = s.as_str();
             let mut quoted = StrBuf::new();
-            quoted.push_char('"');
-            quoted.push_mapped(s, go_quote_run);
-            quoted.push_char('"');
+            if spec.sharp && !text.contains('`') && text.chars().all(|c| c == '\t' || is_print(c)) {
+                // `%#q`: a raw string when one can hold it.
+                quoted.push_char('`');
+                quoted.push(s);
+                quoted.push_char('`');
+            } else {
+                quoted.push_char('"');
+                quoted.push_mapped(
+                    s,
+                    if spec.plus {
+                        go_quote_ascii_run
+                    } else {
+                        go_quote_run
+                    },
+                );
+                quoted.push_char('"');
+            }
             pad(out, &quoted.finish(), spec);
         }
         'x' | 'X' => {
@@ -516,6 +540,15 @@ fn pad(out: &mut StrBuf, s: &Str<'_>, spec: &Spec) {
 
 /// Escapes text as inside Go's `strconv.Quote` (without the quotes).
 pub(crate) fn go_quote_run(run: &str, out: &mut String) {
+    quote_into(run, out, false);
+}
+
+/// `strconv.QuoteToASCII`'s escaping (`%+q`).
+fn go_quote_ascii_run(run: &str, out: &mut String) {
+    quote_into(run, out, true);
+}
+
+fn quote_into(run: &str, out: &mut String, ascii_only: bool) {
     for c in run.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -528,7 +561,7 @@ pub(crate) fn go_quote_run(run: &str, out: &mut String) {
             '\x0c' => out.push_str("\\f"),
             '\x0b' => out.push_str("\\v"),
             c if (c as u32) < 0x20 || c == '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_control() => {
+            c if !is_print(c) || ascii_only && !c.is_ascii() => {
                 if (c as u32) < 0x10000 {
                     out.push_str(&format!("\\u{:04x}", c as u32));
                 } else {
@@ -538,6 +571,16 @@ pub(crate) fn go_quote_run(run: &str, out: &mut String) {
             c => out.push(c),
         }
     }
+}
+
+/// Close to Go's `strconv.IsPrint`: letters, marks, numbers, punctuation,
+/// symbols and the ASCII space; not controls, other spaces, format
+/// characters or private use.
+fn is_print(c: char) -> bool {
+    !(c.is_control()
+        || (c.is_whitespace() && c != ' ')
+        || matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
+        || ('\u{e000}'..='\u{f8ff}').contains(&c))
 }
 
 #[cfg(test)]

@@ -194,7 +194,7 @@ impl<'s> Parser<'s, '_> {
                 self.next();
                 let (name, arg) = self.template_call("block")?;
                 let body = self.sub_template(open)?;
-                self.defines.push((name.to_string(), body));
+                self.add_define(name.to_string(), body, t.pos)?;
                 Ok(Step::Node(Node::Template {
                     name,
                     arg,
@@ -289,7 +289,28 @@ impl<'s> Parser<'s, '_> {
         };
         self.expect_close("define clause")?;
         let body = self.sub_template(open)?;
-        self.defines.push((name, body));
+        self.add_define(name, body, t.pos)
+    }
+
+    /// Adds a `define`d template. As in Go, an empty (blank) definition
+    /// gives way to another, and two non-empty ones are an error.
+    fn add_define(&mut self, name: String, body: Vec<Node>, pos: usize) -> Result<(), ParseError> {
+        let is_empty = |nodes: &[Node]| {
+            nodes
+                .iter()
+                .all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()))
+        };
+        match self.defines.iter_mut().find(|(n, _)| *n == name) {
+            None => self.defines.push((name, body)),
+            Some(_) if is_empty(&body) => {}
+            Some((_, existing)) if is_empty(existing) => *existing = body,
+            Some(_) => {
+                return Err(self.err(
+                    pos,
+                    format!("template: multiple definition of template {name:?}"),
+                ));
+            }
+        }
         Ok(())
     }
 

@@ -175,6 +175,11 @@ fn range_forms() {
             "{{ $x := 0 }}{{ range $x = .a.l }}{{ end }}{{ $x }}",
             "map[k:v]",
         ),
+        // The variables hold the whole value until the first iteration.
+        (
+            "{{ range $i, $v := .a.e }}{{ else }}{{ $i }}{{ end }}",
+            "[]",
+        ),
     ]);
     check_err(&[
         ("{{ break }}", "{{break}} outside {{range}}"),
@@ -218,6 +223,15 @@ fn builtin_functions() {
             "%!d(float64=1)|%!s(<nil>)",
         ),
         ("{{ \"x\" | printf \"%s-%s\" \"a\" }}", "a-x"),
+        // A nil element prints <nil> under any verb; quoting variants.
+        (
+            "{{ printf \"%s|%d\" .a.l .a.l }}",
+            "[x %!s(float64=2) <nil> map[k:v]]|[%!d(string=x) %!d(float64=2) <nil> map[%!d(string=k):%!d(string=v)]]",
+        ),
+        (
+            "{{ printf \"%+q|%#q|%q\" \"é\" \"a\" \"\\x01\\u2028\" }}",
+            "\"\\u00e9\"|`a`|\"\\x01\\u2028\"",
+        ),
     ]);
 }
 
@@ -256,6 +270,24 @@ fn execution_errors_name_template_line_and_expression() {
         (
             "{{ define \"loop\" }}{{ template \"loop\" }}{{ end }}{{ template \"loop\" }}",
             "exceeded maximum template depth",
+        ),
+    ]);
+}
+
+#[test]
+fn define_rules() {
+    check(&[(
+        "{{ define \"x\" }} {{ end }}{{ define \"x\" }}b{{ end }}{{ template \"x\" }}",
+        "b",
+    )]);
+    check_err(&[
+        (
+            "{{ define \"x\" }}a{{ end }}{{ define \"x\" }}b{{ end }}",
+            "multiple definition of template \"x\"",
+        ),
+        (
+            "{{ if true }}{{ define \"z\" }}{{ end }}{{ end }}",
+            "unexpected <define> in command",
         ),
     ]);
 }
