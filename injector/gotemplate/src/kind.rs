@@ -119,12 +119,19 @@ impl FieldKey {
         match self {
             FieldKey::Static(key) => object.get(*key),
             FieldKey::LowerCamel => {
-                let mut chars = go_name.chars();
-                let first = chars.next()?.to_ascii_lowercase();
-                let mut key = String::with_capacity(go_name.len());
-                key.push(first);
-                key.push_str(chars.as_str());
-                object.get(&key)
+                // The key is the Go name with its first letter lower-cased,
+                // built on the stack (names are short): no allocation.
+                let mut buf = [0u8; 64];
+                let Some(key) = buf.get_mut(..go_name.len()) else {
+                    let mut long = go_name.to_owned();
+                    if let Some(first) = long.get_mut(..1) {
+                        first.make_ascii_lowercase();
+                    }
+                    return object.get(&long);
+                };
+                key.copy_from_slice(go_name.as_bytes());
+                key.first_mut()?.make_ascii_lowercase();
+                object.get(std::str::from_utf8(key).ok()?)
             }
         }
     }

@@ -77,7 +77,7 @@ impl Template {
         body: &'a [Node],
         data: &Value<'a>,
     ) -> Result<Rendered, Error> {
-        let mut exec = Exec::new(self, self.source.len() + self.source.len() / 2);
+        let mut exec = Exec::new(self, self.source.len());
         exec.run(body, data)
             .map_err(|f| self.exec_error(executing, f))?;
         let (text, taint) = exec.out.into_parts();
