@@ -196,9 +196,10 @@
 //! * `keys` and `values` return key order; Go's order is random.
 //! * YAML from [`to_yaml`] double-quotes multi-line strings with escapes
 //!   where yaml.v2 writes a literal block (`|-`); both read back the same.
-//! * Bodies and `template` calls nest at most 300 deep (Go: 100000), and one
-//!   execution writes at most 64 MiB: enough for any real template, and no
-//!   input can exhaust the stack or memory.
+//! * Control structures and parentheses nest at most 200 deep in one source,
+//!   bodies and `template` calls at most 300 deep while running (Go allows
+//!   100000 calls), and one execution writes at most 64 MiB: enough for any
+//!   real template, and no input can exhaust the stack or memory.
 //! * Error messages quote the failing expression's source (up to 40
 //!   characters) where Go prints its parse node (20); parse errors also give
 //!   the column. Only the default `missingkey` behaviour exists.

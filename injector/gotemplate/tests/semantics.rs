@@ -275,6 +275,28 @@ fn execution_errors_name_template_line_and_expression() {
 }
 
 #[test]
+fn defined_templates_run_on_their_own() {
+    let funcs = Funcs::builtin();
+    let template = Template::parse(
+        "set",
+        "main{{ define \"part\" }}[{{ .n }}]{{ end }}",
+        &funcs,
+    )
+    .unwrap();
+    assert_eq!(template.defined().collect::<Vec<_>>(), vec!["part"]);
+    let data = serde_json::json!({"n": 1});
+    let out = template
+        .execute_defined("part", &Value::json(&data, Kind::Any))
+        .unwrap();
+    assert_eq!(out.text, "[1]");
+    let missing = template.execute_defined("nope", &Value::Nil).unwrap_err();
+    assert!(
+        missing.to_string().contains("no template \"nope\" defined"),
+        "{missing}"
+    );
+}
+
+#[test]
 fn define_rules() {
     check(&[(
         "{{ define \"x\" }} {{ end }}{{ define \"x\" }}b{{ end }}{{ template \"x\" }}",
