@@ -383,25 +383,19 @@ fn format_int(out: &mut StrBuf, n: i64, spec: &Spec, v: &Value<'_>) {
             return pad(out, &Str::owned(quoted), spec);
         }
         'U' => format!("U+{magnitude:04X}"),
-        'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 's' | 't' => return bad_verb(out, spec.verb, v),
         _ => return bad_verb(out, spec.verb, v),
     };
     number(out, n < 0, &digits, spec);
 }
 
 fn format_float(out: &mut StrBuf, f: f64, spec: &Spec, v: &Value<'_>) {
-    if f.is_nan() || f.is_infinite() {
-        let text = if f.is_nan() {
-            "NaN"
-        } else if f > 0.0 {
-            if spec.plus { "+Inf" } else { "Inf" }
-        } else {
-            "-Inf"
-        };
-        let text = if f.is_nan() || f < 0.0 || spec.plus || spec.verb != 'v' {
-            text
-        } else {
-            "+Inf"
+    if !f.is_finite() {
+        // Go writes infinities with their sign, NaN without.
+        let text = match (f.is_nan(), spec.plus) {
+            (true, true) => "+NaN",
+            (true, false) => "NaN",
+            (false, _) if f > 0.0 => "+Inf",
+            (false, _) => "-Inf",
         };
         return pad(
             out,
