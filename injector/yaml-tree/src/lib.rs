@@ -1,0 +1,105 @@
+//! A small, strict, fast YAML reader for the text rendered templates produce.
+//!
+//! # Why
+//!
+//! The injection engine renders sidecar templates to YAML, then reads that
+//! YAML as JSON. A general YAML parser spends most of an injection's time on
+//! the reading; this one reads the subset templates emit many times faster,
+//! to the same `serde_json::Value`. And it reports where each scalar's content
+//! lies in the text ([`Spans`]), so the engine can check that every byte a
+//! pod-controlled string put there stayed inside one scalar: such a string
+//! then cannot have added a key, an item or a document.
+//!
+//! # The subset
+//!
+//! - Block mappings and sequences, nested by indentation, including
+//!   sequences indented as much as their key and compact items (`- a: 1`,
+//!   `- - x`).
+//! - Flow mappings and sequences (`{"a": [1, 2]}`: JSON), nested, over
+//!   several lines, with comments.
+//! - Plain, single-quoted and double-quoted scalars (all of YAML's escapes,
+//!   `\x`, `\u` with surrogate pairs, `\U`, `\N`, `\_`, `\L`, `\P`, and line
+//!   folding); literal (`|`) and folded (`>`) block scalars with chomping and
+//!   indentation indicators.
+//! - Comments, `---` and `...` document markers, empty values (null).
+//!
+//! Values resolve as the engine's serde-saphyr setup resolves them into a
+//! `serde_json::Value` (YAML 1.2 core schema with only `true`/`false`
+//! spellings of booleans; see the `resolve` module); keys are their text.
+//! Duplicate keys are an error.
+//!
+//! # What is refused
+//!
+//! [`Error::Unsupported`] marks YAML this reader leaves to a full parser:
+//! anchors, aliases, tags, directives, explicit (`?`) and complex keys, merge
+//! keys (`<<`), multi-line implicit keys, single-pair mappings inside flow
+//! sequences, tabs in indentation or after `- `, carriage returns and other
+//! line breaks than line feed, a byte order mark, and the few spots where the
+//! YAML specification and the reference parser disagree. Everything else
+//! that is not YAML is an [`Error::Syntax`] (or another variant); nothing is
+//! ever read to a value the reference parser would not give.
+//!
+//! Limits guard against hostile input, set to the reference parser's: 64
+//! levels of nesting, 250,000 nodes and 1,024 documents in a stream. Every
+//! scanner moves forward through the text, so time is linear in its length.
+
+mod block;
+mod block_scalar;
+mod characters;
+mod error;
+mod flow;
+mod mapping;
+mod parser;
+mod plain;
+mod quoted;
+mod resolve;
+mod spans;
+mod stream;
+
+use serde_json::Value;
+
+pub use error::Error;
+pub use spans::Spans;
+
+use parser::Parser;
+
+/// One document read: its value and where its scalars lie.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// The document's value; null for an empty stream.
+    pub value: Value,
+    pub spans: Spans,
+}
+
+/// The documents of a stream, and where their scalars lie.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Documents {
+    /// Each document's value, without the empty (null) ones: the engine has
+    /// no use for them.
+    pub values: Vec<Value>,
+    /// Spans of every document's scalars, the dropped ones' included.
+    pub spans: Spans,
+}
+
+/// Reads a stream that holds at most one document.
+pub fn parse(text: &str) -> Result<Document, Error> {
+    let (mut values, spans) = read(text, true)?;
+    Ok(Document {
+        value: values.pop().unwrap_or(Value::Null),
+        spans,
+    })
+}
+
+/// Reads a stream of any number of documents.
+pub fn parse_documents(text: &str) -> Result<Documents, Error> {
+    let (mut values, spans) = read(text, false)?;
+    values.retain(|v| !v.is_null());
+    Ok(Documents { values, spans })
+}
+
+fn read(text: &str, only_one: bool) -> Result<(Vec<Value>, Spans), Error> {
+    characters::check(text).map_err(|e| e.locate(text))?;
+    let mut parser = Parser::new(text);
+    let values = parser.stream(only_one).map_err(|e| e.locate(text))?;
+    Ok((values, Spans::new(parser.spans)))
+}
