@@ -116,7 +116,8 @@ impl<'a> Parser<'a> {
             self.skip_blanks();
             match self.peek() {
                 Some(b'\n') => blank_lines += 1,
-                None => return syntax(self.pos, "a quoted scalar is not closed"),
+                // The caller reports the scalar unclosed, at its quote.
+                None => return Ok(()),
                 Some(b) => {
                     if spaces == 0 && self.is_document_marker(self.line_start) {
                         return syntax(self.pos, "a document marker inside a quoted scalar");

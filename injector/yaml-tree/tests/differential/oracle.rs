@@ -34,19 +34,29 @@ pub enum Verdict {
     Deferred,
 }
 
-/// Compares this reader with the reference on one text: the same value, or
-/// both an error, or a deferral; anything else is a bug, returned as text.
-pub fn compare(text: &str) -> Result<Verdict, String> {
+/// How this reader fared on a text read as one document and as a stream.
+pub struct Verdicts {
+    pub one: Verdict,
+    pub stream: Verdict,
+}
+
+/// Compares this reader with the reference on one text, read as one
+/// document and as a stream: the same value, or both an error, or a
+/// deferral; anything else is a bug, returned as text.
+pub fn compare(text: &str) -> Result<Verdicts, String> {
     let ours = yaml_tree::parse(text);
     let theirs = reference(text);
-    let verdict = judge(ours.as_ref().map(|d| &d.value), theirs.as_ref(), text)?;
+    let one = judge(ours.as_ref().map(|d| &d.value), theirs.as_ref(), text)?;
     if let Ok(document) = &ours {
         check_spans(text, document.spans.as_slice())?;
     }
     let ours = yaml_tree::parse_documents(text);
     let theirs = reference_documents(text);
-    judge(ours.as_ref().map(|d| &d.values), theirs.as_ref(), text)?;
-    Ok(verdict)
+    let stream = judge(ours.as_ref().map(|d| &d.values), theirs.as_ref(), text)?;
+    if let Ok(documents) = &ours {
+        check_spans(text, documents.spans.as_slice())?;
+    }
+    Ok(Verdicts { one, stream })
 }
 
 fn judge<T: PartialEq + std::fmt::Debug>(

@@ -1,11 +1,10 @@
 //! Hand-written documents, read by this reader and by serde-saphyr: the
 //! same value, or both an error, or (where marked) a deferral.
 
-mod common;
+use crate::oracle::{Verdict, compare};
 
-use common::{Verdict, compare};
-
-/// Separates the documents of a corpus file-like string.
+/// Documents separated by `=====` lines; a first line `#unsupported` marks
+/// one this reader must defer, and `<TAB>` stands for a tab.
 const CASES: &str = include_str!("corpus.yamls");
 
 #[test]
@@ -18,7 +17,7 @@ fn the_corpus_agrees_with_the_reference() {
             None => (false, case),
         };
         let text = format!("{}\n", text.replace("<TAB>", "\t"));
-        match compare(&text) {
+        match compare(&text).map(|verdicts| verdicts.one) {
             Ok(Verdict::Deferred) if !expect_deferral => deferred.push(format!("{text:?}")),
             Ok(v) if expect_deferral && v != Verdict::Deferred => {
                 failures.push(format!("{text:?}: expected a deferral, got {v:?}"))
@@ -37,5 +36,14 @@ fn the_corpus_agrees_with_the_reference() {
         deferred.is_empty(),
         "unexpected deferrals:\n{}",
         deferred.join("\n")
+    );
+}
+
+#[test]
+fn the_benchmark_sidecar_agrees_with_the_reference() {
+    let text = include_str!("../../benches/sidecar.yaml");
+    assert_eq!(
+        compare(text).map(|verdicts| verdicts.one),
+        Ok(Verdict::Same)
     );
 }
