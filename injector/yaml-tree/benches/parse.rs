@@ -1,12 +1,16 @@
 //! yaml-tree against serde-saphyr (set up as the engine sets it up) on the
 //! text the engine parses: a rendered sidecar of about 6 KB, and a large
-//! fragment (a flow-JSON block and 2,000 env entries).
+//! fragment (a flow-JSON block and 2,000 env entries). Both allocate with
+//! mimalloc, as the injector binary does.
 
 use std::fmt::Write;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::Value;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn saphyr(text: &str) -> Value {
     let mut options = serde_saphyr::Options::default();

@@ -201,10 +201,12 @@ impl Parser<'_> {
                     if spaces as isize <= parent || (spaces == 0 && self.is_document_marker(line)) {
                         return Ok(None);
                     }
+                    // YAML calls this an error; the reference parser takes
+                    // the widest line's indentation and ends the scalar.
                     if widest_empty > spaces {
-                        return syntax(
+                        return unsupported(
                             line,
-                            "an empty line before a block scalar's first line is indented more than it",
+                            "a block scalar's first lines indented less than blank lines before them",
                         );
                     }
                     return Ok(Some(spaces));

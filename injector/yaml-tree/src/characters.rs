@@ -11,13 +11,27 @@ use crate::error::{Result, syntax, unsupported};
 
 pub(crate) fn check(src: &str) -> Result<()> {
     let bytes = src.as_bytes();
+    for (n, block) in bytes.chunks(BLOCK).enumerate() {
+        // Without branches, so that the compiler checks many bytes at once;
+        // a block with any other byte than printable ASCII, tab and line
+        // feed is looked at byte by byte.
+        let ascii = block.iter().fold(true, |ok, &b| {
+            ok & (b >= b' ' || b == b'\t' || b == b'\n') & (b < 0x7F)
+        });
+        if !ascii {
+            check_block(bytes, n * BLOCK, block.len())?;
+        }
+    }
+    Ok(())
+}
+
+const BLOCK: usize = 64;
+
+/// Checks the `len` bytes at `start`, and the characters that start there.
+fn check_block(bytes: &[u8], start: usize, len: usize) -> Result<()> {
     let after = |i: usize, n: usize| bytes.get(i + 1..i + 1 + n).unwrap_or_default();
-    let mut from = 0;
-    // Almost every byte is printable ASCII: look only at the others.
-    while let Some(offset) = bytes[from..].iter().position(|&b| SUSPECT[usize::from(b)]) {
-        let i = from + offset;
-        from = i + 1;
-        match bytes[i] {
+    for (i, &b) in bytes.iter().enumerate().skip(start).take(len) {
+        match b {
             b'\r' => return unsupported(i, "a carriage return"),
             0xC2 => match after(i, 1) {
                 [0x85] => return unsupported(i, "a NEL character (U+0085)"),
@@ -32,25 +46,9 @@ pub(crate) fn check(src: &str) -> Result<()> {
                 [0xBF, 0xBE | 0xBF] => return syntax(i, "a noncharacter (U+FFFE or U+FFFF)"),
                 _ => {}
             },
-            0xE2 => {}
-            _ => return syntax(i, "a control character"),
+            0..=0x08 | 0x0B..=0x1F | 0x7F => return syntax(i, "a control character"),
+            _ => {}
         }
     }
     Ok(())
 }
-
-/// Bytes that are, or may start, a character refused here: controls but tab
-/// and line feed, and the lead bytes of the refused multi-byte characters.
-static SUSPECT: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = b != 0x09 && b != 0x0A;
-        b += 1;
-    }
-    table[0x7F] = true;
-    table[0xC2] = true;
-    table[0xE2] = true;
-    table[0xEF] = true;
-    table
-};

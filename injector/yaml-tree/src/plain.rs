@@ -12,6 +12,21 @@ use std::borrow::Cow;
 use crate::error::{Result, syntax, unsupported};
 use crate::parser::{Parser, Within, is_blank, is_flow_indicator};
 
+/// Bytes a plain scalar's line may stop at, in block context.
+static BLOCK_SPECIAL: [bool; 256] = special(b"\n \t:");
+/// And in flow context.
+static FLOW_SPECIAL: [bool; 256] = special(b"\n \t:,[]{}");
+
+const fn special(bytes: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
 impl<'a> Parser<'a> {
     /// Whether a `:` at `i` is a value indicator rather than content.
     pub(crate) fn is_value_indicator(&self, i: usize, within: Within) -> bool {
@@ -25,24 +40,34 @@ impl<'a> Parser<'a> {
     /// `pos` at the end of the content.
     pub(crate) fn plain_line(&mut self, within: Within) {
         let flow = within == Within::Flow;
+        let special = if flow { &FLOW_SPECIAL } else { &BLOCK_SPECIAL };
+        let bytes = self.bytes;
         let mut i = self.pos;
         let mut end = i;
-        while let Some(b) = self.byte_at(i) {
-            match b {
-                b'\n' => break,
-                b' ' | b'\t' => {
-                    i += 1;
-                    if self.byte_at(i) == Some(b'#') {
+        loop {
+            // Most bytes are content: step over them in a tight loop.
+            let run = i;
+            while bytes.get(i).is_some_and(|&b| !special[usize::from(b)]) {
+                i += 1;
+            }
+            if i > run {
+                end = i;
+            }
+            match bytes.get(i) {
+                Some(b' ' | b'\t') => {
+                    while bytes.get(i).is_some_and(|&b| is_blank(b)) {
+                        i += 1;
+                    }
+                    if bytes.get(i) == Some(&b'#') {
                         break;
                     }
-                    continue;
                 }
-                b':' if self.is_value_indicator(i, within) => break,
-                b if flow && is_flow_indicator(b) => break,
-                _ => {}
+                Some(b':') if !self.is_value_indicator(i, within) => {
+                    i += 1;
+                    end = i;
+                }
+                _ => break,
             }
-            i += 1;
-            end = i;
         }
         self.pos = end;
     }
@@ -98,6 +123,11 @@ impl<'a> Parser<'a> {
             }
             match self.byte_at(i) {
                 Some(b'\n') => breaks += 1,
+                // The reference parser reads on past a comment indented
+                // with a tab, as if the line were blank.
+                Some(b'#') if i > line_start + spaces => {
+                    return unsupported(i, "a tab before a comment after a plain scalar");
+                }
                 None | Some(b'#') => return Ok(None),
                 Some(b) => {
                     if spaces == 0 && self.is_document_marker(line_start) {

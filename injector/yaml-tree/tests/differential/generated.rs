@@ -710,3 +710,32 @@ fn generated_documents_agree_with_the_reference() {
         "only {same} of {cases} cases were read by both"
     );
 }
+
+/// Short strings of the characters YAML gives meaning to, in any order:
+/// mostly not YAML, and both parsers must refuse the same ones.
+#[test]
+fn noise_agrees_with_the_reference() {
+    const TOKENS: &[&str] = &[
+        " ", " ", "  ", "\n", "\n", "-", "- ", ":", ": ", "#", " #", "'", "\"", "[", "]", "{", "}",
+        ",", "|", ">", "a", "b", "1", "\t", "\\", "?", "!", "&", "*", "%", "@", "`", "é", "...",
+        "---", "~", "\"a\":", "k: ", "\n  ", "\n- ", "|-\n  ", ">+\n ", "\\n", "''",
+    ];
+    let cases: u64 = std::env::var("YAML_TREE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let seed: u64 = std::env::var("YAML_TREE_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let mut failures = Vec::new();
+    for case in 0..cases {
+        let mut rng = Rng(((seed << 32) + case).wrapping_mul(0xD1B5_4A32_D192_ED03) | 1);
+        let text: String = (0..rng.below(60)).map(|_| *rng.pick(TOKENS)).collect();
+        if let Err(e) = compare(&text) {
+            failures.push(e);
+        }
+    }
+    failures.truncate(10);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
