@@ -25,13 +25,28 @@ impl Parser<'_> {
     /// under a parent indented `parent` columns. Leaves `pos` at the next
     /// line with content.
     pub(crate) fn block_scalar(&mut self, parent: isize) -> Result<Value> {
-        let literal = self.bytes[self.pos] == b'|';
+        let header = self.pos;
+        let literal = self.bytes[header] == b'|';
         self.pos += 1;
         let (chomping, explicit) = self.block_header()?;
         let content_start = self.pos;
-        let Some(indent) = self.block_indentation(parent, explicit)? else {
+        let indentation = match explicit {
+            // At the top level (parent -1) the reference parser counts from
+            // column 0, YAML from column -1: leave that disagreement alone.
+            Some(m) => match usize::try_from(parent) {
+                Ok(parent) => Some(parent + m),
+                Err(_) => {
+                    return unsupported(
+                        header,
+                        "an indentation indicator on a top-level block scalar",
+                    );
+                }
+            },
+            None => self.detect_indentation(parent)?,
+        };
+        let Some(indent) = indentation else {
             // No line belongs to the scalar but empty ones.
-            let breaks = self.count_empty_lines(content_start);
+            let breaks = self.count_empty_lines();
             self.scalar_span(content_start..content_start)?;
             self.skip_to_content_line()?;
             let text = if chomping == Chomping::Keep {
@@ -44,8 +59,8 @@ impl Parser<'_> {
 
         let mut text = String::new();
         let mut empty_lines = 0;
-        let mut after_break = false;
-        let mut previous_more_indented = false;
+        // Whether the last line of content read, if any, was more indented.
+        let mut previous: Option<bool> = None;
         let mut content_end = content_start;
         loop {
             let line = self.pos;
@@ -81,40 +96,33 @@ impl Parser<'_> {
                     let more_indented = is_blank(first);
                     let start = self.pos;
                     self.skip_to_line_end();
-                    if !literal && after_break && !previous_more_indented && !more_indented {
-                        if empty_lines == 0 {
-                            text.push(' ');
-                        }
-                    } else if after_break {
+                    // Folding turns the break between two lines that are not
+                    // more indented into a space, or into nothing when empty
+                    // lines (each a line feed) come between them.
+                    let folds = !literal && previous == Some(false) && !more_indented;
+                    if folds && empty_lines == 0 {
+                        text.push(' ');
+                    } else if !folds && previous.is_some() {
                         text.push('\n');
                     }
                     text.extend(std::iter::repeat_n('\n', empty_lines));
                     empty_lines = 0;
                     text.push_str(&self.src[start..self.pos]);
-                    previous_more_indented = more_indented;
+                    previous = Some(more_indented);
                     content_end = self.pos;
-                    // The end of the text ends the line as a break would:
-                    // so the reference parser reads it.
-                    after_break = true;
                     if self.peek() == Some(b'\n') {
                         self.pos += 1;
                     }
                 }
             }
         }
-        match chomping {
-            Chomping::Strip => {}
-            Chomping::Clip => {
-                if after_break {
-                    text.push('\n');
-                }
-            }
-            Chomping::Keep => {
-                if after_break {
-                    text.push('\n');
-                }
-                text.extend(std::iter::repeat_n('\n', empty_lines));
-            }
+        // The last line's break (the end of the text counts as one, as the
+        // reference parser reads it), then the trailing empty lines.
+        if chomping != Chomping::Strip && previous.is_some() {
+            text.push('\n');
+        }
+        if chomping == Chomping::Keep {
+            text.extend(std::iter::repeat_n('\n', empty_lines));
         }
         self.scalar_span(content_start..content_end)?;
         self.skip_to_content_line()?;
@@ -165,20 +173,9 @@ impl Parser<'_> {
         Ok((chomping.unwrap_or(Chomping::Clip), explicit))
     }
 
-    /// The content's indentation, or `None` when no line belongs to the
-    /// scalar but empty ones.
-    fn block_indentation(&self, parent: isize, explicit: Option<usize>) -> Result<Option<usize>> {
-        if let Some(m) = explicit {
-            // At the top level (parent -1) the reference parser counts from
-            // column 0, YAML from column -1: leave that disagreement alone.
-            return match usize::try_from(parent) {
-                Ok(parent) => Ok(Some(parent + m)),
-                Err(_) => unsupported(
-                    self.pos - 1,
-                    "an indentation indicator on a top-level block scalar",
-                ),
-            };
-        }
+    /// The content's indentation, from its first non-empty line, or `None`
+    /// when no line belongs to the scalar but empty ones.
+    fn detect_indentation(&self, parent: isize) -> Result<Option<usize>> {
         let mut widest_empty = 0;
         let mut i = self.pos;
         loop {
@@ -217,9 +214,8 @@ impl Parser<'_> {
 
     /// How many empty lines start at `pos` (a line start); leaves `pos` at
     /// the first line that is not empty.
-    fn count_empty_lines(&mut self, from: usize) -> usize {
+    fn count_empty_lines(&mut self) -> usize {
         let mut breaks = 0;
-        self.pos = from;
         loop {
             let line = self.pos;
             while self.peek() == Some(b' ') {

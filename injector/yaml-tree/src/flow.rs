@@ -198,9 +198,7 @@ impl Parser<'_> {
             }
         }
     }
-}
 
-impl Parser<'_> {
     /// Steps over a line's indentation inside a flow collection. Tabs there
     /// the reference parser refuses in some places and not others: refused.
     fn flow_indentation(&mut self) -> Result<()> {

@@ -42,6 +42,26 @@
 //! Limits guard against hostile input, set to the reference parser's: 64
 //! levels of nesting, 250,000 nodes and 1,024 documents in a stream. Every
 //! scanner moves forward through the text, so time is linear in its length.
+//!
+//! # Example
+//!
+//! A template pasted a pod's annotation between the quotes of `note`; the
+//! result is structure-safe when the pasted bytes lie inside one scalar.
+//!
+//! ```
+//! let (before, annotation) = ("metadata:\n  note: \"", r#"ok: \"quoted\", [not a list]"#);
+//! let text = format!("{before}{annotation}\"\n");
+//! let pasted = before.len()..before.len() + annotation.len();
+//!
+//! let document = yaml_tree::parse(&text)?;
+//! assert_eq!(document.value["metadata"]["note"], r#"ok: "quoted", [not a list]"#);
+//! assert!(document.spans.holds(pasted));
+//!
+//! // Not YAML this reader reads: ask a full parser.
+//! let deferred = yaml_tree::parse("base: &anchor {a: 1}");
+//! assert!(matches!(deferred, Err(yaml_tree::Error::Unsupported { .. })));
+//! # Ok::<(), yaml_tree::Error>(())
+//! ```
 
 mod block;
 mod block_scalar;

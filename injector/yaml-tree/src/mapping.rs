@@ -65,7 +65,7 @@ impl Object {
         if let Some(n) = key.integer
             && self.integers.insert(n, key.text.clone()).is_some()
         {
-            return duplicate(key);
+            return duplicate(key.at, key.text);
         }
         match self.map.entry(key.text) {
             Entry::Vacant(slot) => {
@@ -77,10 +77,12 @@ impl Object {
                 let other_is_integer = resolve::integer(text)
                     .is_some_and(|n| self.integers.get(&n).is_some_and(|t| t == text));
                 if key.integer.is_some() || other_is_integer {
-                    return unsupported(key.at, "a key whose JSON text a key of another type has");
+                    return unsupported(
+                        key.at,
+                        "a key with the text of a key of another type (1 and \"1\")",
+                    );
                 }
-                let text = text.clone();
-                duplicate(Key { text, ..key })
+                duplicate(key.at, text.clone())
             }
         }
     }
@@ -90,9 +92,9 @@ impl Object {
     }
 }
 
-fn duplicate(key: Key) -> Result<()> {
+fn duplicate(at: usize, key: String) -> Result<()> {
     Err(Located {
-        at: key.at,
-        fault: Fault::DuplicateKey(key.text),
+        at,
+        fault: Fault::DuplicateKey(key),
     })
 }

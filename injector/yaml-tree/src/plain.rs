@@ -28,6 +28,31 @@ const fn special(bytes: &[u8]) -> [bool; 256] {
 }
 
 impl<'a> Parser<'a> {
+    /// Refuses a first character that cannot start a plain scalar here.
+    /// (Quotes, brackets, and in block context `|`, `>` and `- `, are for
+    /// the caller to have handled.)
+    pub(crate) fn check_plain_start(&self, within: Within) -> Result<()> {
+        let at = self.pos;
+        let Some(first) = self.peek() else {
+            return syntax(at, "a value is missing");
+        };
+        // `-`, `?` and `:` start a plain scalar only before a "safe" character.
+        let safe_next = !(self.blank_or_end(at + 1)
+            || (within == Within::Flow && self.byte_at(at + 1).is_some_and(is_flow_indicator)));
+        match first {
+            b'&' => unsupported(at, "an anchor (&)"),
+            b'*' => unsupported(at, "an alias (*)"),
+            b'!' => unsupported(at, "a tag (!)"),
+            b'?' if !safe_next => unsupported(at, "an explicit key (?)"),
+            b'-' | b':' if !safe_next => syntax(at, "a '-' or ':' here must be followed by text"),
+            b'|' | b'>' => syntax(at, "a block scalar cannot be inside a flow collection"),
+            b',' | b'[' | b']' | b'{' | b'}' | b'#' | b'%' | b'@' | b'`' | b'"' | b'\'' => {
+                syntax(at, "a plain scalar cannot start with this character")
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Whether a `:` at `i` is a value indicator rather than content.
     pub(crate) fn is_value_indicator(&self, i: usize, within: Within) -> bool {
         self.byte_at(i) == Some(b':')
@@ -121,64 +146,40 @@ impl<'a> Parser<'a> {
             while self.byte_at(i).is_some_and(is_blank) {
                 i += 1;
             }
-            match self.byte_at(i) {
-                Some(b'\n') => breaks += 1,
+            let tabbed = i > line_start + spaces;
+            let Some(b) = self.byte_at(i) else {
+                return Ok(None);
+            };
+            match b {
+                b'\n' => {
+                    breaks += 1;
+                    continue;
+                }
                 // The reference parser reads on past a comment indented
                 // with a tab, as if the line were blank.
-                Some(b'#') if i > line_start + spaces => {
+                b'#' if tabbed => {
                     return unsupported(i, "a tab before a comment after a plain scalar");
                 }
-                None | Some(b'#') => return Ok(None),
-                Some(b) => {
-                    if spaces == 0 && self.is_document_marker(line_start) {
-                        return Ok(None);
-                    }
-                    let tabbed = i > line_start + spaces;
-                    match within {
-                        Within::Flow if tabbed => return unsupported(i, "a tab in indentation"),
-                        Within::Block { parent } if spaces as isize <= parent => {
-                            if tabbed {
-                                return unsupported(i, "a tab in indentation");
-                            }
-                            return Ok(None);
-                        }
-                        _ => {}
-                    }
-                    let continues = match b {
-                        b':' => !self.is_value_indicator(i, within),
-                        b if within == Within::Flow => !is_flow_indicator(b),
-                        _ => true,
-                    };
-                    return Ok(continues.then_some((breaks, line_start, i)));
-                }
+                b'#' => return Ok(None),
+                _ => {}
             }
-        }
-    }
-}
-
-impl Parser<'_> {
-    /// Refuses a first character that cannot start a plain scalar here.
-    /// (Quotes, brackets, and in block context `|`, `>` and `- `, are for
-    /// the caller to have handled.)
-    pub(crate) fn check_plain_start(&self, within: Within) -> Result<()> {
-        let at = self.pos;
-        let Some(first) = self.peek() else {
-            return syntax(at, "a value is missing");
-        };
-        // `-`, `?` and `:` start a plain scalar only before a "safe" character.
-        let safe_next = !(self.blank_or_end(at + 1)
-            || (within == Within::Flow && self.byte_at(at + 1).is_some_and(is_flow_indicator)));
-        match first {
-            b'&' => unsupported(at, "an anchor (&)"),
-            b'*' => unsupported(at, "an alias (*)"),
-            b'!' => unsupported(at, "a tag (!)"),
-            b'?' if !safe_next => unsupported(at, "an explicit key (?)"),
-            b'-' | b':' if !safe_next => syntax(at, "a '-' or ':' here must be followed by text"),
-            b'|' | b'>' => syntax(at, "a block scalar cannot be inside a flow collection"),
-            b',' | b'[' | b']' | b'{' | b'}' | b'#' | b'%' | b'@' | b'`' | b'"' | b'\'' => {
-                syntax(at, "a plain scalar cannot start with this character")
+            if spaces == 0 && self.is_document_marker(line_start) {
+                return Ok(None);
             }
-            _ => Ok(()),
+            let less_indented =
+                matches!(within, Within::Block { parent } if spaces as isize <= parent);
+            if tabbed && (less_indented || within == Within::Flow) {
+                return unsupported(i, "a tab in indentation");
+            }
+            if less_indented {
+                return Ok(None);
+            }
+            let continues = match b {
+                b':' => !self.is_value_indicator(i, within),
+                b if within == Within::Flow => !is_flow_indicator(b),
+                _ => true,
+            };
+            return Ok(continues.then_some((breaks, line_start, i)));
         }
     }
 }
