@@ -68,8 +68,10 @@ struct Scalar {
 }
 
 enum Meaning {
-    /// A string the text at the span is, or decodes to in its quotes.
+    /// A string the text at the span is, or decodes to in its quotes, or
+    /// folds to as a plain scalar of several lines.
     Plain(String),
+    FoldedPlain(String),
     DoubleQuoted(String),
     SingleQuoted(String),
     /// A literal block scalar: its value, and its content's indentation.
@@ -173,20 +175,35 @@ impl Generator {
 
     fn multi_line_plain(&mut self, lines: Lines) {
         let start = self.out.len();
-        for (i, word) in self.words(4).into_iter().enumerate() {
+        let words = self.words(4);
+        let mut folded = String::new();
+        for (i, word) in words.iter().enumerate() {
             if i > 0 {
                 // Blank lines before a continuation line are line feeds.
                 let blank_lines = self.rng.below(3);
                 let at = self.out.len();
                 if self.line_break(lines, 50) {
                     self.out.insert_str(at, &"\n".repeat(blank_lines));
+                }
+                if blank_lines == 0 || at == self.out.len() {
+                    folded.push(' ');
                 } else {
+                    folded.push_str(&"\n".repeat(blank_lines));
+                }
+                if at == self.out.len() {
                     self.out.push(' ');
                 }
             }
             self.out.push_str(word);
+            folded.push_str(word);
         }
-        self.record(start, Meaning::Unchecked);
+        // One word may be a number or a boolean; more make a string.
+        let meaning = if words.len() > 1 {
+            Meaning::FoldedPlain(folded)
+        } else {
+            Meaning::Unchecked
+        };
+        self.record(start, meaning);
     }
 
     fn double_quoted(&mut self, text: &str, lines: Lines) {
@@ -625,6 +642,7 @@ fn check_meaning(text: &str, scalar: &Scalar) -> Result<(), String> {
     let (decoded, want) = match &scalar.meaning {
         Meaning::Unchecked => return Ok(()),
         Meaning::Plain(want) => (Ok(serde_json::Value::String(slice.to_string())), want),
+        Meaning::FoldedPlain(want) => (reference(slice), want),
         Meaning::DoubleQuoted(want) => (reference(&format!("\"{slice}\"")), want),
         Meaning::SingleQuoted(want) => (reference(&format!("'{slice}'")), want),
         Meaning::Literal(want, indent, chomp) => {
