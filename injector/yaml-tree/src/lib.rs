@@ -24,9 +24,17 @@
 //! - Comments, `---` and `...` document markers, empty values (null).
 //!
 //! Values resolve as the engine's serde-saphyr setup resolves them into a
-//! `serde_json::Value` (YAML 1.2 core schema with only `true`/`false`
-//! spellings of booleans; see the `resolve` module); keys are their text.
-//! Duplicate keys are an error.
+//! `serde_json::Value`, by the YAML 1.2 core schema with strict booleans:
+//! quoted and block scalars are strings; a plain one is null (empty, `~`,
+//! `null`), a boolean (`true`, `True`, `TRUE` and the three `false`s only),
+//! an integer (decimal, `0x`, `0o`, `0b`, signs and single underscores
+//! allowed), a float (`1e3`, `.5`, what overflows 64 bits, and, as the
+//! reference reads it, a decimal with a leading zero: `0127` is 127.0), or a
+//! string.
+//! Keys are their text (`1.0: a` is `{"1.0": "a"}`); two keys that are the
+//! same node (`a` and `'a'`, `16` and `0x10`) are an [`Error::DuplicateKey`].
+//! A null key and an infinite or NaN float have no JSON form:
+//! [`Error::NotJson`].
 //!
 //! # What is refused
 //!
@@ -39,9 +47,11 @@
 //! that is not YAML is an [`Error::Syntax`] (or another variant); nothing is
 //! ever read to a value the reference parser would not give.
 //!
-//! Limits guard against hostile input, set to the reference parser's: 64
-//! levels of nesting, 250,000 nodes and 1,024 documents in a stream. Every
-//! scanner moves forward through the text, so time is linear in its length.
+//! Limits guard against hostile input, set where the reference parser sets
+//! its own, so both refuse the same texts ([`Error::Limit`]): 64 levels of
+//! nesting, 250,000 nodes and 1,024 documents in a stream, 32 comments
+//! between a key or `-` and a value on a later line. Every scanner moves
+//! forward through the text, so time is linear in its length.
 //!
 //! # Example
 //!
