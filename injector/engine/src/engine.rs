@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::annotations::{self, AnnotationError};
-use crate::config::Config;
+use crate::config::{Config, Dialect};
 use crate::decision::{self, Decision, Subject, Trace};
 use crate::merge::{self, Injected};
 use crate::patch::{self, PatchError};
@@ -167,9 +167,9 @@ impl Engine {
     /// Compiles `config` and proves it on a probe pod, so a configuration
     /// that cannot inject a plain pod never reaches a request.
     pub fn compile(config: Config, version: u64) -> Result<Self, CompileError> {
-        let templates = Templates::compile(&config.inject.templates)?;
         let inputs = TemplateInputs::new(&config)
             .map_err(|e| CompileError::Template(TemplateError::Data(e)))?;
+        let templates = Templates::compile(&config.inject, &inputs)?;
         let hash = config.hash().map_err(CompileError::Hash)?;
         let mut engine = Engine {
             config,
@@ -186,8 +186,26 @@ impl Engine {
 
     /// Injects the probe pod with each template in turn, and returns the
     /// names of every container the templates inject.
+    ///
+    /// Our handlebars templates are all pod templates, so each must inject
+    /// the probe pod. An Istio ConfigMap also holds templates for Gateway
+    /// deployments (`waypoint`, `kube-gateway`...), which are not meant for
+    /// pods: there only the default templates must inject it, and the
+    /// others count when they do.
     fn probe(&self) -> Result<BTreeSet<String>, InjectError> {
         let mut names = BTreeSet::new();
+        let required = |name: &str| {
+            self.templates.dialect() == Dialect::Handlebars
+                || self.config.inject.default_templates.iter().any(|d| {
+                    d == name
+                        || self
+                            .config
+                            .inject
+                            .aliases
+                            .get(d)
+                            .is_some_and(|targets| targets.iter().any(|t| t == name))
+                })
+        };
         for name in self.config.inject.templates.keys() {
             let mut pod = probe_pod();
             pod["metadata"]["annotations"][annotations::TEMPLATES] = json!(name);
@@ -196,7 +214,12 @@ impl Engine {
                 namespace: "default",
                 namespace_labels: None,
                 workload: None,
-            })?;
+            });
+            let injection = match injection {
+                Ok(injection) => injection,
+                Err(_) if !required(name) => continue,
+                Err(error) => return Err(error),
+            };
             let status = Status::of(&injection.pod)
                 .map_err(InjectError::bookkeeping(annotations::STATUS))?
                 .unwrap_or_default();
@@ -217,6 +240,11 @@ impl Engine {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The language of this configuration's templates.
+    pub fn dialect(&self) -> Dialect {
+        self.templates.dialect()
     }
 
     /// The control-plane revision this configuration serves.
@@ -414,7 +442,7 @@ impl Engine {
         })?;
         let settings = postprocess::Settings {
             probe_port: self.inputs.probe_port(&pod["metadata"]),
-            hold_application: TemplateInputs::hold_application(&pod_data.proxy_config),
+            hold_application: self.inputs.hold_application(&pod_data.proxy_config),
         };
         let key = serde_json::to_vec(&(templates, &pod_data))
             .map_err(InjectError::serialize("the render cache key"))?;
@@ -423,12 +451,7 @@ impl Engine {
             return Ok((hit, settings));
         }
         span.record("render.cached", false);
-        let data = self.templates.data(&self.inputs, &pod_data)?;
-        let fragments = templates
-            .iter()
-            .map(|name| self.templates.render(name, &data))
-            .collect::<Result<Vec<_>, _>>()?;
-        let fragments = Arc::new(fragments);
+        let fragments = Arc::new(self.templates.render(templates, &self.inputs, &pod_data)?);
         self.rendered.insert(key.into(), fragments.clone());
         Ok((fragments, settings))
     }

@@ -366,6 +366,16 @@ impl<'a> Json<'a> {
         self.kind
     }
 
+    /// The JSON node; `None` when missing (a nil map, slice or pointer).
+    pub fn node(&self) -> Option<&'a JsonValue> {
+        self.node
+    }
+
+    /// Whether strings under this node are tainted.
+    pub fn tainted(&self) -> bool {
+        self.tainted
+    }
+
     fn field(&self, name: &str) -> Result<Value<'a>, String> {
         match (self.kind, self.node) {
             (Kind::Struct(def), node) => {

@@ -22,30 +22,85 @@ pub enum Policy {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InjectConfig {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub policy: Policy,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub always_inject_selector: Vec<LabelSelector>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub never_inject_selector: Vec<LabelSelector>,
     /// Annotations added to every injected pod.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub injected_annotations: BTreeMap<String, String>,
-    #[serde(default = "default_templates")]
+    #[serde(
+        default = "default_templates",
+        deserialize_with = "null_as_default_templates"
+    )]
     pub default_templates: Vec<String>,
     /// Template name to template source.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub templates: BTreeMap<String, String>,
     /// Alias name to the template names it stands for.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub aliases: BTreeMap<String, Vec<String>>,
+    /// The templates' language; by default the one they are written in
+    /// (see [`InjectConfig::dialect`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_dialect: Option<Dialect>,
     /// Keys the engine does not act on, kept for templates and round trips.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+/// The language of the templates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// Go's text/template with sprig and Istio's functions over Istio's data
+    /// model: what every Istio installation's ConfigMap holds.
+    Go,
+    /// Ours: every `{{x}}` a quoted YAML scalar.
+    Handlebars,
+}
+
+impl Dialect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Go => "go",
+            Dialect::Handlebars => "handlebars",
+        }
+    }
+}
+
+/// How the dialect was decided, for status and logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialectReason {
+    /// `templateDialect` says so.
+    Declared,
+    /// A template opens a handlebars block (`{{#if}}`, `{{#each}}`...),
+    /// which Go's templates cannot contain.
+    HandlebarsBlock,
+    /// Neither: Go, as in Istio's ConfigMap.
+    Default,
+}
+
 fn default_templates() -> Vec<String> {
     vec!["sidecar".to_string()]
+}
+
+/// A key written with no value (`injectedAnnotations:` as Istio's chart
+/// renders it) is null in YAML, and means the default.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+fn null_as_default_templates<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_else(default_templates))
 }
 
 impl InjectConfig {
@@ -76,6 +131,22 @@ impl InjectConfig {
             }
         }
         Ok(())
+    }
+
+    /// The dialect of the templates, and why: `templateDialect` when set;
+    /// otherwise handlebars when any template opens a handlebars block
+    /// (`{{#`, or `{{~#`), which is a syntax error in Go; otherwise Go,
+    /// so Istio's ConfigMap works without an extra key.
+    pub fn dialect(&self) -> (Dialect, DialectReason) {
+        if let Some(declared) = self.template_dialect {
+            return (declared, DialectReason::Declared);
+        }
+        let block = |t: &String| t.contains("{{#") || t.contains("{{~#");
+        if self.templates.values().any(block) {
+            (Dialect::Handlebars, DialectReason::HandlebarsBlock)
+        } else {
+            (Dialect::Go, DialectReason::Default)
+        }
     }
 
     /// The known template names, comma-separated, for error messages.

@@ -7,14 +7,14 @@
 
 mod hash;
 mod inject;
-mod mesh;
+pub(crate) mod mesh;
 mod source;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use inject::{InjectConfig, Policy};
-pub use mesh::MeshConfig;
+pub use inject::{Dialect, DialectReason, InjectConfig, Policy};
+pub use mesh::{MeshConfig, merge_proto};
 pub use source::{Origin, Text};
 
 use crate::yaml;
@@ -92,6 +92,7 @@ impl RawConfig {
         } else {
             parse_text(&self.mesh)?
         };
+        let mesh = mesh.over_istio_defaults();
         Ok(Config {
             inject,
             values,

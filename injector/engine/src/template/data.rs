@@ -2,11 +2,13 @@
 //! Istio's (`ObjectMeta`, `Spec`, `Values`, `MeshConfig`, `ProxyConfig`, ...)
 //! so template authors can move between the two.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::annotations::{self, AnnotationError};
-use crate::config::Config;
+use crate::config::{Config, merge_proto};
 
 /// The proxy's user and group id, as in Istio.
 pub const PROXY_UID: u32 = 1337;
@@ -25,6 +27,7 @@ pub struct TemplateInputs {
     native_sidecars: bool,
     status_port: u16,
     rewrite_probes: bool,
+    environment: BTreeMap<String, String>,
 }
 
 /// The per-pod parts of the template data.
@@ -78,6 +81,7 @@ impl TemplateInputs {
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
             revision,
+            environment: istiod_environment(&values),
             mesh: serde_json::to_value(&config.mesh)?,
             default_proxy_config: config.mesh.default_config.clone(),
             values,
@@ -92,6 +96,19 @@ impl TemplateInputs {
     /// The mesh config, as templates see it (`MeshConfig`).
     pub fn mesh(&self) -> &Value {
         &self.mesh
+    }
+
+    /// istiod's environment variables as the values set them
+    /// (`pilot.env`), which Istio's `env` template function reads.
+    pub fn environment(&self) -> &BTreeMap<String, String> {
+        &self.environment
+    }
+
+    /// `COMPLIANCE_POLICY` (`fips-140-3`...), from istiod's environment.
+    pub fn compliance_policy(&self) -> &str {
+        self.environment
+            .get("COMPLIANCE_POLICY")
+            .map_or("", String::as_str)
     }
 
     /// The control-plane revision this configuration serves.
@@ -117,12 +134,18 @@ impl TemplateInputs {
             .unwrap_or(self.status_port)
     }
 
-    /// Whether the proxy must start before the application containers.
-    pub fn hold_application(proxy_config: &Value) -> bool {
-        proxy_config
+    /// Whether the proxy must start before the application containers:
+    /// the proxy config says so, or the values do (as Istio's template and
+    /// `reorderPod` read them).
+    pub fn hold_application(&self, proxy_config: &Value) -> bool {
+        let from_values = self
+            .values
+            .pointer("/global/proxy/holdApplicationUntilProxyStarts")
+            .and_then(Value::as_bool);
+        let from_proxy = proxy_config
             .get("holdApplicationUntilProxyStarts")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
+            .and_then(Value::as_bool);
+        from_proxy == Some(true) || from_values == Some(true)
     }
 
     /// The per-pod part of the template data. Everything a template can
@@ -132,17 +155,7 @@ impl TemplateInputs {
         let overrides = pod.proxy_config_overrides.clone();
         let mut proxy_config = self.default_proxy_config.clone();
         if let Some(Value::Object(o)) = &overrides {
-            overlay(&mut proxy_config, o);
-        }
-        if self
-            .values
-            .pointer("/global/proxy/holdApplicationUntilProxyStarts")
-            .and_then(Value::as_bool)
-            == Some(true)
-        {
-            proxy_config
-                .entry("holdApplicationUntilProxyStarts")
-                .or_insert(Value::Bool(true));
+            merge_proto(&mut proxy_config, o.clone());
         }
         // The capture init container runs the proxy image too, so the
         // annotation replaces both, as in Istio.
@@ -207,16 +220,16 @@ pub struct TypeMeta<'a> {
     pub api_version: &'a str,
 }
 
-/// Deep overlay of `top` onto `base`: maps merge, everything else replaces.
-fn overlay(base: &mut Map<String, Value>, top: &Map<String, Value>) {
-    for (k, v) in top {
-        match (base.get_mut(k), v) {
-            (Some(Value::Object(b)), Value::Object(t)) => overlay(b, t),
-            _ => {
-                base.insert(k.clone(), v.clone());
-            }
-        }
-    }
+/// The chart's `pilot.env`: what istiod's environment holds, each value
+/// as its text.
+fn istiod_environment(values: &Value) -> BTreeMap<String, String> {
+    values
+        .pointer("/pilot/env")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), scalar_text(v.clone())))
+        .collect()
 }
 
 fn as_string(v: Value) -> Option<String> {
@@ -258,22 +271,6 @@ mod tests {
         assert_eq!(
             image_reference("docker.io/istio", "my.reg/proxy:1", "1.28.0"),
             "my.reg/proxy:1"
-        );
-    }
-
-    #[test]
-    fn overlay_merges_maps_deeply() {
-        let mut base = json!({"a": {"x": 1, "y": 1}, "b": 1})
-            .as_object()
-            .cloned()
-            .unwrap();
-        overlay(
-            &mut base,
-            json!({"a": {"y": 2}, "c": 3}).as_object().unwrap(),
-        );
-        assert_eq!(
-            Value::Object(base),
-            json!({"a": {"x": 1, "y": 2}, "b": 1, "c": 3})
         );
     }
 }

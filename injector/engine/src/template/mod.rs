@@ -2,16 +2,19 @@
 //! [`data`] into partial pods ("fragments"), which the merge step folds
 //! into the pod.
 //!
-//! One submodule per template dialect; each renders YAML text, and this
-//! module parses and checks that text the same way for all of them.
+//! One submodule per template dialect: [`handlebars`] (ours) and [`go`]
+//! (Istio's). Each renders YAML text; this module parses and checks that
+//! text the same way for both, and for Go also checks that no pod string
+//! changed its structure ([`safety`]).
 
 pub mod data;
+pub mod go;
 pub mod handlebars;
-
-use std::collections::BTreeMap;
+mod safety;
 
 use serde_json::Value;
 
+use crate::config::{Dialect, InjectConfig};
 use data::{PodData, TemplateInputs};
 
 /// Why a template could not be compiled or rendered.
@@ -25,59 +28,136 @@ pub enum TemplateError {
     Yaml { name: String, message: String },
     #[error("template {name:?} did not render a pod fragment: {message}")]
     NotAPodFragment { name: String, message: String },
+    #[error("template {name:?}: {message}")]
+    Unsafe { name: String, message: String },
     #[error("cannot build the template data: {0}")]
     Data(serde_json::Error),
 }
 
-/// The compiled templates of one configuration.
+/// The compiled templates of one configuration, in its dialect.
 #[derive(Debug)]
-pub struct Templates {
-    handlebars: handlebars::Registry,
-}
-
-/// The data one pod's templates render with, built once per pod for all
-/// the templates it selects.
-pub struct RenderData {
-    handlebars: ::handlebars::Context,
+pub enum Templates {
+    Handlebars(handlebars::Registry),
+    Go(go::Registry),
 }
 
 impl Templates {
-    /// Compiles every template.
-    pub fn compile(sources: &BTreeMap<String, String>) -> Result<Self, TemplateError> {
-        let handlebars =
-            handlebars::Registry::compile(sources).map_err(|(name, e)| TemplateError::Compile {
-                name,
-                message: e.to_string(),
-            })?;
-        Ok(Templates { handlebars })
+    /// Compiles every template in the configuration's dialect.
+    pub fn compile(config: &InjectConfig, inputs: &TemplateInputs) -> Result<Self, TemplateError> {
+        let compile_error =
+            |name: String, message: String| TemplateError::Compile { name, message };
+        match config.dialect().0 {
+            Dialect::Handlebars => handlebars::Registry::compile(&config.templates)
+                .map(Templates::Handlebars)
+                .map_err(|(name, e)| compile_error(name, e.to_string())),
+            Dialect::Go => go::Registry::compile(&config.templates, inputs.environment())
+                .map(Templates::Go)
+                .map_err(|(name, message)| compile_error(name, message)),
+        }
     }
 
-    /// The data for one pod.
-    pub fn data(
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Templates::Handlebars(_) => Dialect::Handlebars,
+            Templates::Go(_) => Dialect::Go,
+        }
+    }
+
+    /// Renders each of `names` for one pod and parses the results as pod
+    /// fragments: mappings with at most `metadata` and `spec`.
+    pub fn render(
         &self,
+        names: &[String],
         inputs: &TemplateInputs,
         pod: &PodData<'_>,
-    ) -> Result<RenderData, TemplateError> {
-        let handlebars = handlebars::context(inputs, pod).map_err(TemplateError::Data)?;
-        Ok(RenderData { handlebars })
+    ) -> Result<Vec<Value>, TemplateError> {
+        match self {
+            Templates::Handlebars(registry) => {
+                let context = handlebars::context(inputs, pod).map_err(TemplateError::Data)?;
+                names
+                    .iter()
+                    .map(|name| {
+                        let text =
+                            registry
+                                .render(name, &context)
+                                .map_err(|e| TemplateError::Render {
+                                    name: name.clone(),
+                                    message: e.to_string(),
+                                })?;
+                        let fragment =
+                            crate::yaml::parse(&text).map_err(|e| TemplateError::Yaml {
+                                name: name.clone(),
+                                message: e.to_string(),
+                            })?;
+                        check_fragment(name, fragment)
+                    })
+                    .collect()
+            }
+            Templates::Go(registry) => {
+                let images = go::Images::new(inputs.values(), pod.object_meta);
+                let data = go::data(inputs, pod, &images);
+                let sources = safety::Sources {
+                    metadata: pod.object_meta,
+                    spec: pod.spec,
+                    proxy_config: &pod.proxy_config,
+                };
+                names
+                    .iter()
+                    .map(|name| render_go(registry, name, &data, &sources))
+                    .collect()
+            }
+        }
     }
+}
 
-    /// Renders template `name` and parses the result as a pod fragment: a
-    /// mapping with at most `metadata` and `spec`.
-    pub fn render(&self, name: &str, data: &RenderData) -> Result<Value, TemplateError> {
-        let text = self
-            .handlebars
-            .render(name, &data.handlebars)
-            .map_err(|e| TemplateError::Render {
-                name: name.to_string(),
-                message: e.to_string(),
+/// Renders one Go template, reads the YAML with its scalar spans, checks
+/// that pod strings stayed inside scalars, and checks the fragment.
+fn render_go(
+    registry: &go::Registry,
+    name: &str,
+    data: &gotemplate::Value<'_>,
+    sources: &safety::Sources<'_>,
+) -> Result<Value, TemplateError> {
+    let render_error = |message: String| TemplateError::Render {
+        name: name.to_string(),
+        message,
+    };
+    let template = registry
+        .get(name)
+        .ok_or_else(|| render_error("no such template".into()))?;
+    let rendered = template
+        .execute(data)
+        .map_err(|e| render_error(e.to_string()))?;
+    let yaml_error = |message: String| TemplateError::Yaml {
+        name: name.to_string(),
+        message,
+    };
+    let fragment = match yaml_tree::parse(&rendered.text) {
+        Ok(document) => {
+            safety::check(&rendered, &document.spans, sources).map_err(|message| {
+                TemplateError::Unsafe {
+                    name: name.to_string(),
+                    message,
+                }
             })?;
-        let fragment: Value = crate::yaml::parse(&text).map_err(|e| TemplateError::Yaml {
-            name: name.to_string(),
-            message: e.to_string(),
-        })?;
-        check_fragment(name, fragment)
-    }
+            document.value
+        }
+        // YAML outside the fast reader's subset: only the full parser reads
+        // it, and without spans the check cannot vouch for pod strings in it.
+        Err(yaml_tree::Error::Unsupported { .. }) if rendered.taint.is_empty() => {
+            crate::yaml::parse(&rendered.text).map_err(|e| yaml_error(e.to_string()))?
+        }
+        Err(e @ yaml_tree::Error::Unsupported { .. }) => {
+            return Err(TemplateError::Unsafe {
+                name: name.to_string(),
+                message: format!(
+                    "the rendered YAML holds pod strings in a construct whose structure cannot be checked ({e})"
+                ),
+            });
+        }
+        Err(e) => return Err(yaml_error(e.to_string())),
+    };
+    check_fragment(name, fragment)
 }
 
 fn check_fragment(name: &str, fragment: Value) -> Result<Value, TemplateError> {
@@ -127,18 +207,42 @@ fn kind(v: &Value) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use ::handlebars::Context;
     use serde_json::json;
 
-    fn compile(src: &str) -> Result<Templates, TemplateError> {
-        Templates::compile(&BTreeMap::from([("t".to_string(), src.to_string())]))
+    struct Compiled(handlebars::Registry);
+
+    impl Compiled {
+        fn render(&self, name: &str, context: &Context) -> Result<Value, TemplateError> {
+            let text = self
+                .0
+                .render(name, context)
+                .map_err(|e| TemplateError::Render {
+                    name: name.into(),
+                    message: e.to_string(),
+                })?;
+            let fragment = crate::yaml::parse(&text).map_err(|e| TemplateError::Yaml {
+                name: name.into(),
+                message: e.to_string(),
+            })?;
+            check_fragment(name, fragment)
+        }
     }
 
-    fn data(value: Value) -> RenderData {
-        RenderData {
-            handlebars: Context::from(value),
-        }
+    fn compile(src: &str) -> Result<Compiled, TemplateError> {
+        handlebars::Registry::compile(&BTreeMap::from([("t".to_string(), src.to_string())]))
+            .map(Compiled)
+            .map_err(|(name, e)| TemplateError::Compile {
+                name,
+                message: e.to_string(),
+            })
+    }
+
+    fn data(value: Value) -> Context {
+        Context::from(value)
     }
 
     #[test]

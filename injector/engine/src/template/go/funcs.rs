@@ -70,7 +70,7 @@ pub fn istio(environment: &BTreeMap<String, String>) -> Funcs {
             let merged = merge_maps(args)?;
             Ok(Value::Str(to_json(&merged, JsonStyle::default())))
         })
-        .insert("mergeMaps", |args| merge_maps(args))
+        .insert("mergeMaps", merge_maps)
         .insert("omitNil", |args| {
             args.exact(1)?;
             Ok(omit_nil(&args[0]).unwrap_or(Value::Nil))
@@ -114,10 +114,10 @@ fn annotation<'a>(args: &[Value<'a>]) -> Result<Value<'a>, FuncError> {
     args.exact(3)?;
     let annotations = args[0].field("Annotations").map_err(FuncError::new)?;
     let name = args.string(1)?;
-    if annotations.map_has(name.as_str()) == Some(true) {
-        if let Some(value) = annotations.map_get(name.as_str()) {
-            return Ok(value);
-        }
+    if annotations.map_has(name.as_str()) == Some(true)
+        && let Some(value) = annotations.map_get(name.as_str())
+    {
+        return Ok(value);
     }
     Ok(Value::Str(sprinted(&args[2..])))
 }
@@ -226,7 +226,10 @@ fn struct_to_json<'a>(args: &[Value<'a>]) -> Result<Value<'a>, FuncError> {
     if value.is_nil() || matches!(value, Value::Missing) {
         return Ok(Value::str("{}"));
     }
-    let Kind::Struct(def) = value.kind() else {
+    let Value::Json(json) = value else {
+        return Ok(Value::Str(to_json(value, JsonStyle::default())));
+    };
+    let Kind::Struct(def) = json.kind() else {
         return Ok(Value::Str(to_json(value, JsonStyle::default())));
     };
     let mut out = StrBuf::new();
@@ -542,26 +545,61 @@ mod tests {
         let meta = r#"{{ annotation (dict "Annotations" .m.annotations) "#;
         assert_eq!(call("t", &format!("{meta}\"a\" 1 }}}}"), data.clone()), "x");
         assert_eq!(call("t", &format!("{meta}\"e\" 1 }}}}"), data.clone()), "");
-        assert_eq!(call("t", &format!("{meta}\"z\" .n }}}}"), data.clone()), "15020");
-        assert_eq!(call("t", r#"{{ valueOrDefault "" "d" }}{{ valueOrDefault .nope "e" }}"#, data), "de");
+        assert_eq!(
+            call("t", &format!("{meta}\"z\" .n }}}}"), data.clone()),
+            "15020"
+        );
+        assert_eq!(
+            call(
+                "t",
+                r#"{{ valueOrDefault "" "d" }}{{ valueOrDefault .nope "e" }}"#,
+                data
+            ),
+            "de"
+        );
     }
 
     #[test]
     fn ports_and_networks() {
         let data = serde_json::json!({});
-        assert_eq!(call("t", r#"{{ excludeInboundPort 15020 "1, 2" }}"#, data.clone()), "1,2,15020");
-        assert_eq!(call("t", r#"{{ excludeInboundPort "2" "1,2" }}"#, data.clone()), "1,2");
-        assert_eq!(call("t", r#"{{ excludeInboundPort 0 "" }}"#, data.clone()), "");
         assert_eq!(
-            call("t", r#"{{ appendMultusNetwork "a, b" "default/istio-cni" }}"#, data.clone()),
+            call(
+                "t",
+                r#"{{ excludeInboundPort 15020 "1, 2" }}"#,
+                data.clone()
+            ),
+            "1,2,15020"
+        );
+        assert_eq!(
+            call("t", r#"{{ excludeInboundPort "2" "1,2" }}"#, data.clone()),
+            "1,2"
+        );
+        assert_eq!(
+            call("t", r#"{{ excludeInboundPort 0 "" }}"#, data.clone()),
+            ""
+        );
+        assert_eq!(
+            call(
+                "t",
+                r#"{{ appendMultusNetwork "a, b" "default/istio-cni" }}"#,
+                data.clone()
+            ),
             "a, b, default/istio-cni"
         );
         assert_eq!(
-            call("t", r#"{{ appendMultusNetwork `[{"name": "a"}]` "default/istio-cni" }}"#, data.clone()),
+            call(
+                "t",
+                r#"{{ appendMultusNetwork `[{"name": "a"}]` "default/istio-cni" }}"#,
+                data.clone()
+            ),
             r#"[{"name": "a"}, {"name": "istio-cni", "namespace": "default"}]"#
         );
         assert_eq!(
-            call("t", r#"{{ appendMultusNetwork `[{"name":"istio-cni","namespace":"default"}]` "default/istio-cni" }}"#, data.clone()),
+            call(
+                "t",
+                r#"{{ appendMultusNetwork `[{"name":"istio-cni","namespace":"default"}]` "default/istio-cni" }}"#,
+                data.clone()
+            ),
             r#"[{"name":"istio-cni","namespace":"default"}]"#
         );
         assert_eq!(call("t", r#"{{ appendMultusNetwork "" "x" }}"#, data), "x");
@@ -570,23 +608,65 @@ mod tests {
     #[test]
     fn json_and_maps() {
         let data = serde_json::json!({"m": {"b": "<2>", "a": "1"}, "v": {"x": null, "y": {"z": null}, "w": 1}});
-        assert_eq!(call("t", "{{ toJSON .m }}", data.clone()), r#"{"a":"1","b":"\u003c2\u003e"}"#);
+        assert_eq!(
+            call("t", "{{ toJSON .m }}", data.clone()),
+            r#"{"a":"1","b":"\u003c2\u003e"}"#
+        );
         assert_eq!(call("t", "{{ toJSON .nope }}", data.clone()), "{}");
-        assert_eq!(call("t", r#"{{ (fromJSON "not json") }}"#, data.clone()), "{}");
-        assert_eq!(call("t", r#"{{ (fromJSON `{"k": [1]}`).k }}"#, data.clone()), "[1]");
-        assert_eq!(call("t", r#"{{ toJsonMap (strdict "a" "1") (strdict "a" "2" "b") }}"#, data.clone()), r#"{"a":"2","b":""}"#);
-        assert_eq!(call("t", r#"{{ omit .m "a" | toJSON }}"#, data.clone()), r#"{"b":"\u003c2\u003e"}"#);
+        assert_eq!(
+            call("t", r#"{{ (fromJSON "not json") }}"#, data.clone()),
+            "{}"
+        );
+        assert_eq!(
+            call("t", r#"{{ (fromJSON `{"k": [1]}`).k }}"#, data.clone()),
+            "[1]"
+        );
+        assert_eq!(
+            call(
+                "t",
+                r#"{{ toJsonMap (strdict "a" "1") (strdict "a" "2" "b") }}"#,
+                data.clone()
+            ),
+            r#"{"a":"2","b":""}"#
+        );
+        assert_eq!(
+            call("t", r#"{{ omit .m "a" | toJSON }}"#, data.clone()),
+            r#"{"b":"\u003c2\u003e"}"#
+        );
         assert_eq!(call("t", "{{ omitNil .v | toJSON }}", data), r#"{"w":1}"#);
     }
 
     #[test]
     fn text_helpers() {
         let data = serde_json::json!({});
-        assert_eq!(call("t", "{{ indent 2 \"a\\nb\\nc\" }}", data.clone()), "a\n  b\n  c");
-        assert_eq!(call("t", r#"{{ directory "/etc/certs/ca.pem" }}"#, data.clone()), "/etc/certs/");
-        assert_eq!(call("t", r#"{{ contains "/" "a/b" }} {{ toLower "AbC" }}"#, data.clone()), "true abc");
-        assert_eq!(call("t", r#"{{ formatDuration "90s" }} {{ formatDuration "1.5s" }}"#, data), "1m30s 1.5s");
-        assert_eq!(image_version("reg:5000/app:1.2@sha256:ab").as_deref(), Some("1.2@sha256:ab"));
+        assert_eq!(
+            call("t", "{{ indent 2 \"a\\nb\\nc\" }}", data.clone()),
+            "a\n  b\n  c"
+        );
+        assert_eq!(
+            call("t", r#"{{ directory "/etc/certs/ca.pem" }}"#, data.clone()),
+            "/etc/certs/"
+        );
+        assert_eq!(
+            call(
+                "t",
+                r#"{{ contains "/" "a/b" }} {{ toLower "AbC" }}"#,
+                data.clone()
+            ),
+            "true abc"
+        );
+        assert_eq!(
+            call(
+                "t",
+                r#"{{ formatDuration "90s" }} {{ formatDuration "1.5s" }}"#,
+                data
+            ),
+            "1m30s 1.5s"
+        );
+        assert_eq!(
+            image_version("reg:5000/app:1.2@sha256:ab").as_deref(),
+            Some("1.2@sha256:ab")
+        );
         assert_eq!(image_version("app").as_deref(), None);
     }
 }

@@ -17,24 +17,6 @@ const fn field(name: &'static str, key: &'static str, kind: Kind) -> FieldDef {
 
 static STRING_LIST: Kind = Kind::List(&Kind::String);
 
-pub static TYPE_META: StructDef = StructDef {
-    name: "v1.TypeMeta",
-    fields: &[
-        field("Kind", "kind", Kind::String),
-        field("APIVersion", "apiVersion", Kind::String),
-    ],
-    lower_camel_rest: false,
-};
-
-pub static NAMESPACED_NAME: StructDef = StructDef {
-    name: "types.NamespacedName",
-    fields: &[
-        field("Namespace", "namespace", Kind::String),
-        field("Name", "name", Kind::String),
-    ],
-    lower_camel_rest: false,
-};
-
 static OWNER_REFERENCE: StructDef = StructDef {
     name: "v1.OwnerReference",
     fields: &[
@@ -121,7 +103,11 @@ static CONTAINER_KIND: Kind = Kind::Struct(&CONTAINER);
 pub static POD_SPEC: StructDef = StructDef {
     name: "v1.PodSpec",
     fields: &[
-        field("InitContainers", "initContainers", Kind::List(&CONTAINER_KIND)),
+        field(
+            "InitContainers",
+            "initContainers",
+            Kind::List(&CONTAINER_KIND),
+        ),
         field("Containers", "containers", Kind::List(&CONTAINER_KIND)),
         field("ServiceAccountName", "serviceAccountName", Kind::String),
         field("NodeName", "nodeName", Kind::String),
@@ -175,7 +161,11 @@ static CLIENT_TLS_SETTINGS: StructDef = StructDef {
 static TRACING: StructDef = StructDef {
     name: "v1alpha1.Tracing",
     fields: &[
-        field("TlsSettings", "tlsSettings", Kind::Struct(&CLIENT_TLS_SETTINGS)),
+        field(
+            "TlsSettings",
+            "tlsSettings",
+            Kind::Struct(&CLIENT_TLS_SETTINGS),
+        ),
         field(
             "GetTlsSettings",
             "tlsSettings",
@@ -241,9 +231,17 @@ pub static MESH_CONFIG: StructDef = StructDef {
         field("TrustDomainAliases", "trustDomainAliases", STRING_LIST),
         field("RootNamespace", "rootNamespace", Kind::String),
         field("ProxyListenPort", "proxyListenPort", Kind::Int),
-        field("ProxyInboundListenPort", "proxyInboundListenPort", Kind::Int),
+        field(
+            "ProxyInboundListenPort",
+            "proxyInboundListenPort",
+            Kind::Int,
+        ),
         field("ProxyHttpPort", "proxyHttpPort", Kind::Int),
-        field("DefaultConfig", "defaultConfig", Kind::Struct(&PROXY_CONFIG)),
+        field(
+            "DefaultConfig",
+            "defaultConfig",
+            Kind::Struct(&PROXY_CONFIG),
+        ),
         field(
             "GetDefaultConfig",
             "defaultConfig",

@@ -75,7 +75,11 @@ const CLEANED: &[&str] = &[
 
 /// Fields of wrapper types (`Int32Value`, `BoolValue`): present means set,
 /// even at 0 or false.
-const WRAPPERS: &[&str] = &["concurrency", "holdApplicationUntilProxyStarts", "statsCompression"];
+const WRAPPERS: &[&str] = &[
+    "concurrency",
+    "holdApplicationUntilProxyStarts",
+    "statsCompression",
+];
 
 /// Enum fields and the name of their zero value, which jsonpb leaves out.
 const ENUM_ZEROS: &[(&str, &str)] = &[
@@ -117,7 +121,11 @@ pub fn proxy_config_json(value: &Value<'_>) -> Str<'static> {
         out.push_str(key);
         out.push_str("\":");
         let field = normalize(key, field);
-        write_json(&mut out, &value_of(json.tainted(), &field), JsonStyle::default());
+        write_json(
+            &mut out,
+            &value_of(json.tainted(), &field),
+            JsonStyle::default(),
+        );
     }
     out.push_char('}');
     out.finish()
@@ -209,7 +217,11 @@ pub fn duration_nanos(text: &str) -> Option<i128> {
         if whole.is_empty() && fraction.is_empty() {
             return None;
         }
-        let whole: i128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+        let whole: i128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
         let mut part = whole.checked_mul(scale)?;
         let mut digit_scale = scale;
         for digit in fraction.chars() {
@@ -303,7 +315,10 @@ mod tests {
         proxy["drainDuration"] = json!("45.000s");
         proxy["interceptionMode"] = json!("REDIRECT");
         let text = render(&proxy);
-        assert!(!text.contains("drainDuration") && !text.contains("interceptionMode"), "{text}");
+        assert!(
+            !text.contains("drainDuration") && !text.contains("interceptionMode"),
+            "{text}"
+        );
     }
 
     #[test]

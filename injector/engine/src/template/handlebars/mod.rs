@@ -63,6 +63,10 @@ pub fn context(
     pod_data: &PodData<'_>,
 ) -> Result<Context, serde_json::Error> {
     let mut data = serde_json::to_value(pod_data)?;
+    // Our templates read the proxy's hold from the proxy config alone.
+    if inputs.hold_application(&pod_data.proxy_config) {
+        data["ProxyConfig"]["holdApplicationUntilProxyStarts"] = Value::Bool(true);
+    }
     if let Value::Object(data) = &mut data {
         data.insert("Values".into(), inputs.values().clone());
         data.insert("MeshConfig".into(), inputs.mesh().clone());
