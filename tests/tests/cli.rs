@@ -114,15 +114,25 @@ fn bad_input_fails_with_a_clear_message_and_no_output() {
 #[test]
 fn a_template_that_is_not_a_pod_fragment_is_rejected_at_load() {
     let dir = tempfile::tempdir().unwrap();
-    for (template, needle) in [
-        ("kind: Pod", "did not render a pod fragment"),
-        ("- a\\n- b", "did not render a pod fragment"),
-        ("spec: {containers: [", "rendered invalid YAML"),
-        ("spec: {{Values.nope.missing}}", "failed to render"),
-        ("{{#if}}", "does not compile"),
+    // Each case names its dialect, so that the detection rule (Go unless a
+    // template uses a handlebars block) does not decide what is tested.
+    for (dialect, template, needle) in [
+        ("handlebars", "kind: Pod", "did not render a pod fragment"),
+        ("handlebars", "- a\\n- b", "did not render a pod fragment"),
+        ("handlebars", "spec: {containers: [", "rendered invalid YAML"),
+        ("handlebars", "spec: {{Values.nope.missing}}", "failed to render"),
+        ("handlebars", "{{#if}}", "does not compile"),
+        ("go", "kind: Pod", "did not render a pod fragment"),
+        ("go", "spec: {containers: [", "rendered invalid YAML"),
+        ("go", "{{ if }}", "does not compile"),
+        ("go", "{{ .Values.nope.missing }}", "failed to render"),
     ] {
         let config = dir.path().join("config");
-        std::fs::write(&config, format!("templates:\n  sidecar: \"{template}\"\n")).unwrap();
+        std::fs::write(
+            &config,
+            format!("templateDialect: {dialect}\ntemplates:\n  sidecar: \"{template}\"\n"),
+        )
+        .unwrap();
         let out = run(
             &[
                 "kube-inject",
