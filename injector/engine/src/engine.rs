@@ -242,6 +242,11 @@ impl Engine {
         &self.config
     }
 
+    /// How many distinct renders the render cache holds.
+    pub fn rendered_entries(&self) -> usize {
+        self.rendered.len()
+    }
+
     /// The language of this configuration's templates.
     pub fn dialect(&self) -> Dialect {
         self.templates.dialect()
@@ -431,7 +436,8 @@ impl Engine {
                 &owner
             }
         };
-        let pod_data = self.inputs.pod_data(&TemplateData {
+        let visible = self.templates.visible_metadata(&pod["metadata"]);
+        let mut pod_data = self.inputs.pod_data(&TemplateData {
             metadata: &pod["metadata"],
             spec: &pod["spec"],
             workload_name: &workload.name,
@@ -440,6 +446,10 @@ impl Engine {
             workload_api_version: &workload.api_version,
             proxy_config_overrides,
         })?;
+        // What the engine derived from the whole metadata (proxy config,
+        // images...) is in `pod_data` already; the templates see only what
+        // they can read, and the cache key holds only that.
+        pod_data.object_meta = &visible;
         let settings = postprocess::Settings {
             probe_port: self.inputs.probe_port(&pod["metadata"]),
             hold_application: self.inputs.hold_application(&pod_data.proxy_config),
@@ -536,4 +546,49 @@ fn probe_pod() -> Value {
             }]
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pods_that_differ_only_in_labels_the_templates_do_not_read_share_one_render() {
+        let engine = Engine::compile(crate::RawConfig::embedded().parse().unwrap(), 1).unwrap();
+        let inject = |labels: Value| {
+            let pod = json!({
+                "metadata": {"name": "p", "namespace": "shop", "labels": labels},
+                "spec": {"containers": [{"name": "app", "image": "app:1"}]}
+            });
+            let req = PodRequest {
+                pod: &pod,
+                namespace: "shop",
+                namespace_labels: None,
+                workload: None,
+            };
+            match engine.process(&req).unwrap() {
+                Outcome::Injected(injection) => injection.pod,
+                Outcome::Skipped(d) => panic!("skipped: {d:?}"),
+            }
+        };
+        // Compiling rendered the probe pod.
+        let probed = engine.rendered_entries();
+        let first = inject(json!({"app": "shop", "pod-template-hash": "1"}));
+        let second = inject(json!({"app": "shop", "pod-template-hash": "2"}));
+        assert_eq!(engine.rendered_entries(), probed + 1);
+        // The label the pod has is still its own; only the render is shared.
+        assert_eq!(second["metadata"]["labels"]["pod-template-hash"], "2");
+        let mut unshared = second.clone();
+        unshared["metadata"]["labels"]["pod-template-hash"] = json!("1");
+        assert_eq!(first, unshared);
+
+        // `app` names the service: a read label renders anew.
+        let other = inject(json!({"app": "cart", "pod-template-hash": "1"}));
+        assert_eq!(engine.rendered_entries(), probed + 2);
+        assert_ne!(
+            other["metadata"]["labels"]["service.istio.io/canonical-name"],
+            first["metadata"]["labels"]["service.istio.io/canonical-name"]
+        );
+    }
 }

@@ -63,6 +63,17 @@ impl Templates {
         }
     }
 
+    /// The pod's metadata as the templates may see it: for handlebars
+    /// templates that read labels and annotations by literal key only,
+    /// just those keys (see [`handlebars::MetadataReads`]), so pods that
+    /// differ elsewhere render alike; otherwise all of it.
+    pub fn visible_metadata<'v>(&self, metadata: &'v Value) -> std::borrow::Cow<'v, Value> {
+        match self {
+            Templates::Handlebars(registry) => registry.metadata_reads().project(metadata),
+            Templates::Go(_) => std::borrow::Cow::Borrowed(metadata),
+        }
+    }
+
     /// Renders each of `names` for one pod and parses the results as pod
     /// fragments: mappings with at most `metadata` and `spec`.
     pub fn render(

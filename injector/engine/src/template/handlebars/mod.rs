@@ -4,6 +4,7 @@
 
 mod escape;
 mod helpers;
+mod reads;
 
 use std::collections::BTreeMap;
 
@@ -12,11 +13,15 @@ use serde_json::{Value, json};
 
 pub use escape::yaml_quoted;
 
+pub use reads::MetadataReads;
+
 use super::data::{PROXY_GID, PROXY_UID, PodData, TemplateInputs};
 
 /// The compiled handlebars templates of one configuration.
 pub struct Registry {
     registry: Handlebars<'static>,
+    /// Boxed: it is large, and only looked at once per render.
+    reads: Box<MetadataReads>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -45,7 +50,16 @@ impl Registry {
                 .register_template_string(name, source)
                 .map_err(|e| (name.clone(), Error(e.to_string())))?;
         }
-        Ok(Registry { registry })
+        let reads = MetadataReads::of(sources.values().map(String::as_str));
+        Ok(Registry {
+            registry,
+            reads: Box::new(reads),
+        })
+    }
+
+    /// What of the pod's labels and annotations the templates can read.
+    pub fn metadata_reads(&self) -> &MetadataReads {
+        &self.reads
     }
 
     /// Renders template `name` to YAML text.
