@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand};
 use edge::channel::ClientTls;
+use edge::native::Mode;
 use edge::telemetry::LogArgs;
 
 #[derive(Parser)]
@@ -95,6 +96,12 @@ pub struct ServeArgs {
     /// The injector Service the certificate is for.
     #[arg(long, default_value = "sidecar-injector")]
     pub webhook_service: String,
+    /// Inject the proxy as a native sidecar (`true`), a classic one
+    /// (`false`), or (`auto`) native only when the API server and every
+    /// node's kubelet are 1.33 or later, read from the cluster (kube
+    /// source; a directory source has no cluster, so `auto` is classic).
+    #[arg(long, value_enum, default_value_t = Mode::Auto, env = "NATIVE_SIDECARS", value_name = "MODE")]
+    pub native_sidecars: Mode,
 }
 
 /// How to reach a config server: its URL and the TLS files.

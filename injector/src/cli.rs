@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use edge::channel::ClientTls;
+use edge::native::Mode;
 use edge::telemetry::LogArgs;
 use proto::v1::Identity;
 
@@ -48,6 +49,12 @@ pub struct ConfigArgs {
     /// The `values` key: a file holding it raw, or the istio-sidecar-injector ConfigMap.
     #[arg(long, value_name = "FILE")]
     pub values: Option<PathBuf>,
+    /// Inject the proxy as a native sidecar (`true`) or a classic one
+    /// (`false`), unless a pod's `sidecar.istio.io/nativeSidecar` says
+    /// otherwise. Offline there is no cluster to ask, so `auto` gives the
+    /// classic sidecar, which every API server accepts.
+    #[arg(long, value_enum, default_value_t = Mode::Auto, value_name = "MODE")]
+    pub native_sidecars: Mode,
 }
 
 #[derive(Args)]

@@ -5,9 +5,12 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use edge::native;
 use edge::versioner::{self, BuildError};
 use injector_engine::Engine;
-use injector_engine::config::{CONFIG_KEY, ConfigError, MESH_KEY, RawConfig, Text, VALUES_KEY};
+use injector_engine::config::{
+    CONFIG_KEY, ClusterFacts, ConfigError, MESH_KEY, RawConfig, Text, VALUES_KEY,
+};
 use injector_engine::manifest::{self, ManifestError};
 
 use crate::cli::{CheckArgs, ConfigArgs, KubeInjectArgs};
@@ -71,6 +74,9 @@ fn engine(args: &ConfigArgs) -> Result<Engine, OfflineError> {
         config: key_file(args.inject_config.as_ref(), CONFIG_KEY, embedded.config)?,
         values: key_file(args.values.as_ref(), VALUES_KEY, embedded.values)?,
         mesh: key_file(args.mesh_config.as_ref(), MESH_KEY, embedded.mesh)?,
+        cluster: ClusterFacts {
+            native_sidecars: native::decide(args.native_sidecars, None).native_sidecars,
+        },
     };
     Ok(versioner::compile(&raw, 0)?)
 }

@@ -115,9 +115,19 @@ fn pod_template(output: &str) -> Value {
     docs[0]["spec"]["template"].clone()
 }
 
+/// The container named `name`, a native sidecar or a classic one.
+fn find_container<'a>(pod: &'a Value, name: &str) -> &'a Value {
+    let spec = &pod["spec"];
+    let mut containers = ["initContainers", "containers"]
+        .iter()
+        .filter_map(|list| spec[list].as_array())
+        .flatten();
+    containers.find(|c| c["name"] == name).unwrap()
+}
+
+/// An env value of `container`.
 fn env_value(pod: &Value, container: &str, name: &str) -> Value {
-    let containers = pod["spec"]["initContainers"].as_array().unwrap();
-    let c = containers.iter().find(|c| c["name"] == container).unwrap();
+    let c = find_container(pod, container);
     c["env"]
         .as_array()
         .unwrap()
@@ -208,13 +218,7 @@ fn hostile_labels_and_annotations_never_change_the_structure() {
             json!(value),
             "{shown:?}"
         );
-        let proxy = pod["spec"]["initContainers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == "istio-proxy")
-            .unwrap()
-            .clone();
+        let proxy = find_container(&pod, "istio-proxy");
         assert_eq!(
             proxy["args"][4],
             json!(format!("--proxyLogLevel={value}")),
