@@ -67,7 +67,23 @@ pub async fn run(
     let mut previous: Option<bool> = None;
     // The first decision comes before the first build; a detector that is
     // gone leaves the publisher's own.
-    let mut deciding = cluster.wait_for(Option::is_some).await.is_ok();
+    let first = cluster
+        .wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|d| d.clone());
+    let mut deciding = first.is_some();
+    if let Some(decision) = first {
+        decide(
+            publisher,
+            &recorder,
+            &seen,
+            namespace,
+            &mut previous,
+            decision,
+        )
+        .await;
+    }
     loop {
         tokio::select! {
             changed = cluster.changed(), if deciding => {
@@ -78,19 +94,33 @@ pub async fn run(
                 let Some(decision) = cluster.borrow_and_update().clone() else {
                     continue;
                 };
-                announce(&recorder, namespace, previous, &decision).await;
-                previous = Some(decision.native_sidecars);
-                if let Some(Err(error)) = publisher.set_cluster(decision).await
-                    && let Some(configmap) = seen.at_fault(&error)
-                {
-                    report(&recorder, configmap, &error).await;
-                }
+                decide(publisher, &recorder, &seen, namespace, &mut previous, decision).await;
             }
             next = events.next() => {
                 let Some((name, event)) = next else { return };
                 build(publisher, &recorder, &mut seen, namespace, name, event).await;
             }
         }
+    }
+}
+
+/// Takes a native-sidecar decision: announced, and the last good input
+/// rebuilt for it when pods get another sidecar (a rebuild that fails is
+/// reported like an edit that fails).
+async fn decide(
+    publisher: &mut Publisher,
+    recorder: &Recorder,
+    seen: &Seen,
+    namespace: &str,
+    previous: &mut Option<bool>,
+    decision: Decision,
+) {
+    announce(recorder, namespace, *previous, &decision).await;
+    *previous = Some(decision.native_sidecars);
+    if let Some(Err(error)) = publisher.set_cluster(decision).await
+        && let Some(configmap) = seen.at_fault(&error)
+    {
+        report(recorder, configmap, &error).await;
     }
 }
 
