@@ -1,7 +1,8 @@
 //! What the cluster runs, for the native-sidecar decision
 //! ([`edge::native`]): in `auto`, the Nodes are watched (a node that joins
 //! or is upgraded counts at once) and the API server's `/version` is read
-//! every [`VERSION_POLL`]; each change of the decision goes out on a
+//! every `--version-poll-interval` (a minute: it changes only with an
+//! upgrade of the control plane); each change of the decision goes out on a
 //! `watch` channel, which the kube source turns into a new snapshot.
 //!
 //! Reading Nodes needs `get`, `list` and `watch` on nodes (the ClusterRole
@@ -19,10 +20,6 @@ use k8s_openapi::api::core::v1::Node;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
-
-/// How often the API server's version is read: it changes only with an
-/// upgrade of the control plane.
-pub const VERSION_POLL: Duration = Duration::from_secs(60);
 
 /// The decision as the protocol carries it.
 pub fn facts(decision: &Decision) -> proto::v1::ClusterFacts {

@@ -141,7 +141,7 @@ async fn run_source<'a>(
             let detect = cluster::detect(
                 client.clone(),
                 options.native_sidecars,
-                cluster::VERSION_POLL,
+                options.version_poll_interval,
                 decisions,
             );
             Box::pin(async move {

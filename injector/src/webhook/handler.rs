@@ -45,7 +45,15 @@ pub(super) async fn inject(
     let engine = state.store.load().ok_or(AdmissionError::NotReady)?;
     span.record("snapshot.version", engine.version());
     span.record("snapshot.hash", engine.hash());
-    Ok(Answer(admission::admit(&engine, &review)?))
+    // Off the runtime's threads: the guard's deadline can only fire at an
+    // await, and rendering is CPU work. A request that times out leaves
+    // its work to finish unseen; it holds no lock.
+    let work =
+        tokio::task::spawn_blocking(move || span.in_scope(|| admission::admit(&engine, &review)));
+    let admission = work
+        .await
+        .map_err(|join| AdmissionError::Panic(join.to_string()))??;
+    Ok(Answer(admission))
 }
 
 /// The bench-only handler: the same transport work as [`inject`] (content
