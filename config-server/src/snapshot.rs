@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use edge::native::Decision;
 use edge::telemetry;
 use edge::versioner::{BuildError, Versioner};
-use injector_engine::config::{CONFIG_KEY, ClusterFacts};
+use injector_engine::config::CONFIG_KEY;
 use proto::v1::{Provenance, Snapshot, provenance};
 use tracing::Instrument;
 
@@ -76,9 +76,7 @@ impl Publisher {
     pub async fn offer(&mut self, input: Input) -> Result<Offered, BuildError> {
         let kept = input.clone();
         let Input { raw, provenance } = input;
-        let raw = raw.with_cluster(ClusterFacts {
-            native_sidecars: self.cluster.native_sidecars,
-        });
+        let raw = raw.with_cluster(self.cluster.facts());
         let span = tracing::info_span!(
             "build",
             snapshot.source = %source_of(&provenance),

@@ -108,6 +108,12 @@ pub struct ServeArgs {
     pub config_dir: Option<PathBuf>,
     #[command(flatten)]
     pub config_server: ClientArgs,
+    /// Without a config server: native sidecars (`true`) or classic ones
+    /// (`false`). The injector never asks the cluster, so `auto` is
+    /// classic; with `--config-server` the server decides.
+    #[arg(long, value_enum, default_value_t = Mode::Auto, value_name = "MODE",
+          conflicts_with = "config_server")]
+    pub native_sidecars: Mode,
     /// Largest AdmissionReview accepted, in bytes (413 beyond).
     #[arg(long, default_value_t = Limits::default().max_body_bytes, value_name = "BYTES",
           value_parser = at_least_one)]

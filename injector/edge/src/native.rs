@@ -21,6 +21,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use injector_engine::config::ClusterFacts;
+
 /// The cluster-wide choice, as `--native-sidecars` takes it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
@@ -105,6 +107,15 @@ pub struct Decision {
     pub mode: Mode,
     pub native_sidecars: bool,
     pub reason: String,
+}
+
+impl Decision {
+    /// What the engine renders with.
+    pub fn facts(&self) -> ClusterFacts {
+        ClusterFacts {
+            native_sidecars: self.native_sidecars,
+        }
+    }
 }
 
 /// Decides for `mode`; `cluster` is `None` where there is no cluster to

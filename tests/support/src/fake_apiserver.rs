@@ -21,7 +21,17 @@
 //! - create (409 AlreadyExists, `generateName`: Events) and replace with
 //!   optimistic concurrency (a stale `metadata.resourceVersion` is a 409
 //!   Conflict: the certificate manager's Secret and webhook configuration);
-//!   errors are `Status` objects.
+//!   errors are `Status` objects;
+//! - Nodes (cluster-scoped, listed and watched like the rest: the config
+//!   server's `--native-sidecars auto`) and `/version`, whose `gitVersion`
+//!   [`FakeApiServer::set_version`] sets ([`DEFAULT_VERSION`] otherwise);
+//! - Pod creation as kube-apiserver does it: through every mutating webhook
+//!   registered in the store, over HTTPS ([`crate::admission`]: `caBundle`
+//!   verified, `?timeout=Ns` appended, JSON Patch applied, `failurePolicy`),
+//!   then the fields and validation rules of the reported version for
+//!   sidecar containers ([`crate::pod_rules`]); an invalid pod is a 422
+//!   `Invalid` Status with kube-apiserver's message and causes, and is not
+//!   stored.
 //!
 //! Beyond the product's calls, it offers tests what a cluster's other
 //! clients do:
@@ -34,7 +44,8 @@
 //!
 //! Not served (400 or 405): PATCH, DELETE and `labelSelector`, which
 //! the product never sends. Not covered: authentication and
-//! authorization, admission, `resourceVersionMatch`, list consistency at
+//! authorization, admission of anything but Pod creation (and of that,
+//! see the two modules), `resourceVersionMatch`, list consistency at
 //! an older resourceVersion (lists are always current), finalizers and
 //! garbage collection, subresources, defaulting and schema validation,
 //! protobuf and Table output, API discovery, and TLS.
