@@ -6,40 +6,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
-use std::path::Path;
-
 use injector_engine::config::ClusterFacts;
 use injector_engine::engine::Engine;
 use injector_engine::manifest::kube_inject::kube_inject;
 use injector_engine::{RawConfig, yaml};
 use serde_json::{Value, json};
+use test_support::config::reference_manifests;
 use test_support::pod_rules;
 
 fn engine(native_sidecars: bool) -> Engine {
     let raw = RawConfig::embedded().with_cluster(ClusterFacts { native_sidecars });
     Engine::compile(raw.parse().unwrap(), 0).unwrap()
-}
-
-fn manifests() -> Vec<(String, String)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut out = Vec::new();
-    for dir in [
-        root.join("../shared/istio-testdata/inject"),
-        root.join("examples"),
-    ] {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "yaml") {
-                let text = std::fs::read_to_string(&path).unwrap();
-                out.push((path.display().to_string(), text));
-            }
-        }
-    }
-    assert!(
-        out.len() > 30,
-        "expected the reference manifests and examples"
-    );
-    out
 }
 
 /// The pod specs of a manifest's documents (pods and pod templates).
@@ -103,7 +80,7 @@ fn every_embedded_template_injects_pods_the_api_server_accepts_in_both_modes() {
     let native = engine(true);
     let templates: Vec<String> = classic.config().inject.templates.keys().cloned().collect();
     let mut checked = 0;
-    for (name, text) in manifests() {
+    for (name, text) in reference_manifests() {
         for template in &templates {
             let manifest = asking_for(&text, template);
             for (engine, versions) in [
