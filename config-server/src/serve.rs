@@ -79,9 +79,12 @@ pub async fn serve(
             error,
         })?;
     let hub = Hub::new();
-    // What a source without a cluster decides; the kube source replaces it
-    // with the cluster's answer before its first build.
-    let decision = native::decide(options.native_sidecars, None);
+    // A directory has no cluster to ask; the kube source asks before its
+    // first build.
+    let decision = match options.source {
+        SourceSpec::Dir(_) => Some(native::decide(options.native_sidecars, None)),
+        SourceSpec::Kube => None,
+    };
     let mut publisher = Publisher::new(
         Arc::clone(&hub),
         options.min_injector_version.clone(),

@@ -23,7 +23,8 @@ pub struct Publisher {
     versioner: Versioner,
     min_injector_version: String,
     hub: Arc<Hub>,
-    cluster: Decision,
+    /// `None` until the source has asked the cluster.
+    cluster: Option<Decision>,
     /// The last input that validated, rebuilt when the cluster changes.
     last_good: Option<Input>,
 }
@@ -42,9 +43,16 @@ impl Publisher {
     /// on every snapshot: injectors older than it refuse (NACK) the snapshot
     /// rather than serve templates written for a newer engine.
     /// `cluster` is the native-sidecar decision snapshots are built for
-    /// until [`Publisher::set_cluster`] changes it.
-    pub fn new(hub: Arc<Hub>, min_injector_version: Option<String>, cluster: Decision) -> Self {
-        hub.set_cluster(cluster::facts(&cluster));
+    /// until [`Publisher::set_cluster`] changes it; `None` while the source
+    /// has yet to ask the cluster (it builds nothing before it has).
+    pub fn new(
+        hub: Arc<Hub>,
+        min_injector_version: Option<String>,
+        cluster: Option<Decision>,
+    ) -> Self {
+        if let Some(decision) = &cluster {
+            hub.set_cluster(cluster::facts(decision));
+        }
         Publisher {
             versioner: Versioner::new(),
             min_injector_version: min_injector_version.unwrap_or_default(),
@@ -58,9 +66,12 @@ impl Publisher {
     /// get, the last good input is rebuilt and published for it (`None`
     /// when there is nothing to rebuild or nothing changed for pods).
     pub async fn set_cluster(&mut self, decision: Decision) -> Option<Result<Offered, BuildError>> {
-        let flips = decision.native_sidecars != self.cluster.native_sidecars;
+        let flips = self
+            .cluster
+            .as_ref()
+            .is_none_or(|c| c.native_sidecars != decision.native_sidecars);
         self.hub.set_cluster(cluster::facts(&decision));
-        self.cluster = decision;
+        self.cluster = Some(decision);
         match (flips, self.last_good.clone()) {
             (true, Some(input)) => Some(self.offer(input).await),
             _ => None,
@@ -76,7 +87,12 @@ impl Publisher {
     pub async fn offer(&mut self, input: Input) -> Result<Offered, BuildError> {
         let kept = input.clone();
         let Input { raw, provenance } = input;
-        let raw = raw.with_cluster(self.cluster.facts());
+        let raw = raw.with_cluster(
+            self.cluster
+                .as_ref()
+                .map(Decision::facts)
+                .unwrap_or_default(),
+        );
         let span = tracing::info_span!(
             "build",
             snapshot.source = %source_of(&provenance),
@@ -120,12 +136,12 @@ impl Publisher {
             built_at: Some(SystemTime::now().into()),
             traceparent: telemetry::traceparent(&span),
             min_injector_version: self.min_injector_version.clone(),
-            cluster: Some(cluster::facts(&self.cluster)),
+            cluster: self.cluster.as_ref().map(cluster::facts),
         };
         tracing::info!(
             version = snapshot.version,
             hash = %snapshot.hash,
-            native_sidecars = self.cluster.native_sidecars,
+            native_sidecars = self.cluster.as_ref().is_some_and(|c| c.native_sidecars),
             "publishing snapshot"
         );
         self.hub.publish(snapshot);
@@ -166,7 +182,7 @@ mod tests {
     #[tokio::test]
     async fn publishes_valid_new_content_and_keeps_it_over_a_broken_edit() {
         let hub = Hub::new();
-        let mut publisher = Publisher::new(hub.clone(), None, decide(Mode::False, None));
+        let mut publisher = Publisher::new(hub.clone(), None, Some(decide(Mode::False, None)));
         let good = RawConfig::embedded();
         let input = |raw: &RawConfig| Input {
             raw: raw.clone(),
@@ -194,7 +210,7 @@ mod tests {
     #[tokio::test]
     async fn a_new_cluster_decision_rebuilds_the_last_good_input() {
         let hub = Hub::new();
-        let mut publisher = Publisher::new(hub.clone(), None, decide(Mode::False, None));
+        let mut publisher = Publisher::new(hub.clone(), None, Some(decide(Mode::False, None)));
         let input = Input {
             raw: RawConfig::embedded(),
             provenance: Vec::new(),

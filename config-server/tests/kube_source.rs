@@ -88,7 +88,7 @@ async fn kube_source_follows_the_configmaps_through_edits_deletes_and_watch_fail
 
     let hub = Hub::new();
     let classic = decide(Mode::False, None);
-    let mut publisher = Publisher::new(Arc::clone(&hub), None, classic.clone());
+    let mut publisher = Publisher::new(Arc::clone(&hub), None, None);
     let client = fake.client();
     let reporter = Reporter {
         controller: "config-server".into(),

@@ -11,7 +11,7 @@ use config_server::cluster;
 use config_server::hub::Hub;
 use config_server::snapshot::Publisher;
 use config_server::source::kube::{INJECTOR_CONFIGMAP, MESH_CONFIGMAP, run};
-use edge::native::{Mode, decide};
+use edge::native::Mode;
 use injector_engine::config::embedded;
 use kube::runtime::events::Reporter;
 use proto::v1::{ClusterFacts, Snapshot};
@@ -37,7 +37,7 @@ fn start(fake: &FakeApiServer) -> (Arc<Hub>, tokio::task::JoinHandle<()>) {
                "data": {"mesh": embedded::MESH}}),
     );
     let hub = Hub::new();
-    let mut publisher = Publisher::new(Arc::clone(&hub), None, decide(Mode::Auto, None));
+    let mut publisher = Publisher::new(Arc::clone(&hub), None, None);
     let client = fake.client();
     let reporter = Reporter {
         controller: "config-server".into(),
