@@ -4,9 +4,12 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use edge::channel::ClientTls;
+use edge::duration::parse_duration;
+use edge::native::Mode;
 use edge::telemetry::LogArgs;
 
 #[derive(Parser)]
@@ -95,6 +98,15 @@ pub struct ServeArgs {
     /// The injector Service the certificate is for.
     #[arg(long, default_value = "sidecar-injector")]
     pub webhook_service: String,
+    /// Inject the proxy as a native sidecar (`true`), a classic one
+    /// (`false`), or (`auto`) native only when the API server and every
+    /// node's kubelet are 1.33 or later, read from the cluster (kube
+    /// source; a directory source has no cluster, so `auto` is classic).
+    #[arg(long, value_enum, default_value_t = Mode::Auto, env = "NATIVE_SIDECARS", value_name = "MODE")]
+    pub native_sidecars: Mode,
+    /// How often `auto` reads the API server's version (Nodes are watched).
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub version_poll_interval: Duration,
 }
 
 /// How to reach a config server: its URL and the TLS files.

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use proto::v1::{Identity, Nack, Provenance, Rejection, ReplicaStatus, Snapshot, StatusResponse};
+use proto::v1::{
+    ClusterFacts, Identity, Nack, Provenance, Rejection, ReplicaStatus, Snapshot, StatusResponse,
+};
 use tokio::sync::watch;
 
 /// The shared state of one config server.
@@ -24,6 +26,8 @@ pub struct Hub {
     next_replica: AtomicU64,
     /// Every NACK received, including from replicas gone since.
     nacks: AtomicU64,
+    /// The latest native-sidecar decision.
+    cluster: Mutex<Option<ClusterFacts>>,
 }
 
 #[derive(Debug, Default)]
@@ -40,6 +44,7 @@ impl Default for Hub {
             replicas: Mutex::default(),
             next_replica: AtomicU64::new(1),
             nacks: AtomicU64::new(0),
+            cluster: Mutex::default(),
         }
     }
 }
@@ -72,6 +77,11 @@ impl Hub {
             at: Some(SystemTime::now().into()),
             provenance,
         });
+    }
+
+    /// Records the latest decision about the cluster, for `Status`.
+    pub fn set_cluster(&self, facts: ClusterFacts) {
+        *lock(&self.cluster) = Some(facts);
     }
 
     /// Registers a replica that opened a stream; it is forgotten when the
@@ -120,6 +130,7 @@ impl Hub {
             rejected_total: rejections.total,
             last_rejection: rejections.last.clone(),
             replicas: lock(&self.replicas).values().cloned().collect(),
+            cluster: lock(&self.cluster).clone(),
         }
     }
 }

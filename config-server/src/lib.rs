@@ -3,7 +3,7 @@
 //! and streams each valid configuration as a versioned snapshot to every
 //! injector replica, tracking which replica serves which.
 //!
-//! [`source`] reads the inputs, [`snapshot`] validates and numbers them,
+//! [`source`] reads the inputs, [`cluster`] what the cluster runs, [`snapshot`] validates and numbers them,
 //! [`hub`] holds what the server knows, [`service`] is the gRPC face of the
 //! hub, [`status`] prints it for `config-server status`, and [`admin`] serves
 //! its metrics.
@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod certs;
 pub mod cli;
+pub mod cluster;
 pub mod drift;
 pub mod hub;
 pub mod serve;

@@ -6,15 +6,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use edge::native;
 use edge::report::Chain;
 use kube::runtime::events::Reporter;
 use proto::SnapshotServiceServer;
+use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::admin;
 use crate::certs::{CertManager, CertOptions};
 use crate::cli::{ServeArgs, SourceSpec};
+use crate::cluster;
 use crate::hub::Hub;
 use crate::service::Service;
 use crate::snapshot::Publisher;
@@ -76,7 +79,17 @@ pub async fn serve(
             error,
         })?;
     let hub = Hub::new();
-    let mut publisher = Publisher::new(Arc::clone(&hub), options.min_injector_version.clone());
+    // A directory has no cluster to ask; the kube source asks before its
+    // first build.
+    let decision = match options.source {
+        SourceSpec::Dir(_) => Some(native::decide(options.native_sidecars, None)),
+        SourceSpec::Kube => None,
+    };
+    let mut publisher = Publisher::new(
+        Arc::clone(&hub),
+        options.min_injector_version.clone(),
+        decision,
+    );
     let source = run_source(options, &mut publisher).await?;
     let mut server = Server::builder()
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
@@ -127,15 +140,23 @@ async fn run_source<'a>(
                 instance: options.pod_name.clone(),
             };
             let certs = cert_options(options).map(|o| CertManager::new(client.clone(), o));
+            let (decisions, cluster) = watch::channel(None);
+            let detect = cluster::detect(
+                client.clone(),
+                options.native_sidecars,
+                options.version_poll_interval,
+                decisions,
+            );
             Box::pin(async move {
-                let watch = source::kube::run(client, &options.namespace, reporter, publisher);
-                match certs {
-                    // Neither loop ends on its own; both stop with the server.
-                    Some(certs) => {
-                        tokio::join!(watch, certs.run(std::future::pending()));
+                let watch =
+                    source::kube::run(client, &options.namespace, reporter, publisher, cluster);
+                let certs = async move {
+                    if let Some(certs) = certs {
+                        certs.run(std::future::pending()).await;
                     }
-                    None => watch.await,
-                }
+                };
+                // None of the loops ends on its own; all stop with the server.
+                tokio::join!(watch, detect, certs);
                 Ok(())
             })
         }

@@ -6,21 +6,27 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use edge::native::Decision;
 use edge::telemetry;
 use edge::versioner::{BuildError, Versioner};
 use injector_engine::config::CONFIG_KEY;
 use proto::v1::{Provenance, Snapshot, provenance};
 use tracing::Instrument;
 
+use crate::cluster;
 use crate::hub::Hub;
 use crate::source::Input;
 
-/// Turns inputs into published snapshots.
+/// Turns inputs into published snapshots, for the cluster as last decided.
 #[derive(Debug)]
 pub struct Publisher {
     versioner: Versioner,
     min_injector_version: String,
     hub: Arc<Hub>,
+    /// `None` until the source has asked the cluster.
+    cluster: Option<Decision>,
+    /// The last input that validated, rebuilt when the cluster changes.
+    last_good: Option<Input>,
 }
 
 /// What became of an input that was not refused.
@@ -36,11 +42,39 @@ impl Publisher {
     /// A publisher into `hub`. `min_injector_version`, when set, is stamped
     /// on every snapshot: injectors older than it refuse (NACK) the snapshot
     /// rather than serve templates written for a newer engine.
-    pub fn new(hub: Arc<Hub>, min_injector_version: Option<String>) -> Self {
+    /// `cluster` is the native-sidecar decision snapshots are built for
+    /// until [`Publisher::set_cluster`] changes it; `None` while the source
+    /// has yet to ask the cluster (it builds nothing before it has).
+    pub fn new(
+        hub: Arc<Hub>,
+        min_injector_version: Option<String>,
+        cluster: Option<Decision>,
+    ) -> Self {
+        if let Some(decision) = &cluster {
+            hub.set_cluster(cluster::facts(decision));
+        }
         Publisher {
             versioner: Versioner::new(),
             min_injector_version: min_injector_version.unwrap_or_default(),
             hub,
+            cluster,
+            last_good: None,
+        }
+    }
+
+    /// Takes a new decision about the cluster. When it changes what pods
+    /// get, the last good input is rebuilt and published for it (`None`
+    /// when there is nothing to rebuild or nothing changed for pods).
+    pub async fn set_cluster(&mut self, decision: Decision) -> Option<Result<Offered, BuildError>> {
+        let flips = self
+            .cluster
+            .as_ref()
+            .is_none_or(|c| c.native_sidecars != decision.native_sidecars);
+        self.hub.set_cluster(cluster::facts(&decision));
+        self.cluster = Some(decision);
+        match (flips, self.last_good.clone()) {
+            (true, Some(input)) => Some(self.offer(input).await),
+            _ => None,
         }
     }
 
@@ -51,7 +85,14 @@ impl Publisher {
     /// Traced as a `build` span whose context travels in the snapshot, so
     /// each push and each injector's swap can be traced back to it.
     pub async fn offer(&mut self, input: Input) -> Result<Offered, BuildError> {
+        let kept = input.clone();
         let Input { raw, provenance } = input;
+        let raw = raw.with_cluster(
+            self.cluster
+                .as_ref()
+                .map(Decision::facts)
+                .unwrap_or_default(),
+        );
         let span = tracing::info_span!(
             "build",
             snapshot.source = %source_of(&provenance),
@@ -71,6 +112,7 @@ impl Publisher {
             Ok(Some(engine)) => engine,
             Ok(None) => {
                 span.record("validation", "unchanged");
+                self.last_good = Some(kept);
                 return Ok(Offered::Unchanged);
             }
             Err(error) => {
@@ -94,9 +136,16 @@ impl Publisher {
             built_at: Some(SystemTime::now().into()),
             traceparent: telemetry::traceparent(&span),
             min_injector_version: self.min_injector_version.clone(),
+            cluster: self.cluster.as_ref().map(cluster::facts),
         };
-        tracing::info!(version = snapshot.version, hash = %snapshot.hash, "publishing snapshot");
+        tracing::info!(
+            version = snapshot.version,
+            hash = %snapshot.hash,
+            native_sidecars = self.cluster.as_ref().is_some_and(|c| c.native_sidecars),
+            "publishing snapshot"
+        );
         self.hub.publish(snapshot);
+        self.last_good = Some(kept);
         Ok(Offered::Published(engine.version()))
     }
 
@@ -124,6 +173,7 @@ fn source_of(provenance: &[Provenance]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use edge::native::{Mode, decide};
     use injector_engine::RawConfig;
     use injector_engine::config::Text;
 
@@ -132,7 +182,7 @@ mod tests {
     #[tokio::test]
     async fn publishes_valid_new_content_and_keeps_it_over_a_broken_edit() {
         let hub = Hub::new();
-        let mut publisher = Publisher::new(hub.clone(), None);
+        let mut publisher = Publisher::new(hub.clone(), None, Some(decide(Mode::False, None)));
         let good = RawConfig::embedded();
         let input = |raw: &RawConfig| Input {
             raw: raw.clone(),
@@ -155,5 +205,30 @@ mod tests {
         let reason = status.last_rejection.unwrap().reason;
         assert!(reason.contains("edit"), "{reason}");
         assert_eq!(status.current.unwrap().version, 1);
+    }
+
+    #[tokio::test]
+    async fn a_new_cluster_decision_rebuilds_the_last_good_input() {
+        let hub = Hub::new();
+        let mut publisher = Publisher::new(hub.clone(), None, Some(decide(Mode::False, None)));
+        let input = Input {
+            raw: RawConfig::embedded(),
+            provenance: Vec::new(),
+        };
+        assert_eq!(publisher.offer(input).await.unwrap(), Offered::Published(1));
+        let classic = hub.current().unwrap();
+        assert!(!classic.cluster.as_ref().unwrap().native_sidecars);
+
+        let native = decide(Mode::True, None);
+        let rebuilt = publisher.set_cluster(native.clone()).await;
+        assert_eq!(rebuilt.unwrap().unwrap(), Offered::Published(2));
+        let current = hub.current().unwrap();
+        assert_eq!(current.cluster, Some(cluster::facts(&native)));
+        assert_ne!(current.hash, classic.hash);
+        assert_eq!(hub.status().cluster, Some(cluster::facts(&native)));
+
+        // The same answer again changes nothing pods get.
+        assert!(publisher.set_cluster(native).await.is_none());
+        assert_eq!(hub.current().unwrap().version, 2);
     }
 }

@@ -61,6 +61,21 @@ pub fn render(status: &StatusResponse) -> String {
         }
         None => out.push_str("snapshot: none (no valid configuration yet)\n"),
     }
+    match &status.cluster {
+        Some(c) => {
+            let sidecars = if c.native_sidecars {
+                "native"
+            } else {
+                "classic"
+            };
+            let _ = writeln!(
+                out,
+                "native sidecars: {} ({sidecars}): {}",
+                c.mode, c.reason
+            );
+        }
+        None => out.push_str("native sidecars: undecided (reading the cluster)\n"),
+    }
     let _ = writeln!(out, "rejected: {}", status.rejected_total);
     if let Some(r) = &status.last_rejection {
         let _ = writeln!(out, "  last at {}: {}", time(&r.at), r.reason);
@@ -117,7 +132,7 @@ fn describe(p: &Provenance) -> String {
 
 #[cfg(test)]
 mod tests {
-    use proto::v1::{Identity, Nack, ReplicaStatus, Snapshot};
+    use proto::v1::{ClusterFacts, Identity, Nack, ReplicaStatus, Snapshot};
 
     use super::*;
 
@@ -150,8 +165,17 @@ mod tests {
                 nacks_total: 1,
                 ..ReplicaStatus::default()
             }],
+            cluster: Some(ClusterFacts {
+                mode: "auto".into(),
+                native_sidecars: false,
+                reason: "node worker-3 runs kubelet v1.28.4".into(),
+            }),
         };
         let text = render(&status);
+        assert!(
+            text.contains("native sidecars: auto (classic): node worker-3 runs kubelet v1.28.4"),
+            "{text}"
+        );
         assert!(text.contains("snapshot: version 2 sha256:aa"), "{text}");
         assert!(text.contains("config: file /cfg/config"), "{text}");
         assert!(text.contains("injector-a (injector 0.1.0"), "{text}");

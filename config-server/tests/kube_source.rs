@@ -11,12 +11,14 @@ use std::time::Duration;
 use config_server::hub::Hub;
 use config_server::snapshot::Publisher;
 use config_server::source::kube::{INJECTOR_CONFIGMAP, MESH_CONFIGMAP, run};
+use edge::native::{Mode, decide};
 use injector_engine::config::embedded;
 use kube::runtime::events::Reporter;
 use proto::v1::provenance;
 use serde_json::{Value, json};
 use test_support::config::{BROKEN_CONFIG, config_with_marker, eventually};
 use test_support::fake_apiserver::{FakeApiServer, Kind};
+use tokio::sync::watch;
 
 const NS: &str = "istio-system";
 const WAIT: Duration = Duration::from_secs(10);
@@ -85,13 +87,16 @@ async fn kube_source_follows_the_configmaps_through_edits_deletes_and_watch_fail
     fake.put(&Kind::CONFIG_MAP, unrelated.clone());
 
     let hub = Hub::new();
-    let mut publisher = Publisher::new(Arc::clone(&hub), None);
+    let classic = decide(Mode::False, None);
+    let mut publisher = Publisher::new(Arc::clone(&hub), None, None);
     let client = fake.client();
     let reporter = Reporter {
         controller: "config-server".into(),
         instance: Some("config-server-0".into()),
     };
-    let source = tokio::spawn(async move { run(client, NS, reporter, &mut publisher).await });
+    let (_decisions, cluster) = watch::channel(Some(classic));
+    let source =
+        tokio::spawn(async move { run(client, NS, reporter, &mut publisher, cluster).await });
 
     // Both ConfigMaps listed: version 1, with their resourceVersions.
     let first = version_becomes(&hub, 1).await;

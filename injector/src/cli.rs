@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use edge::channel::ClientTls;
+use edge::duration::parse_duration;
+use edge::native::Mode;
 use edge::telemetry::LogArgs;
 use proto::v1::Identity;
 
@@ -49,6 +51,12 @@ pub struct ConfigArgs {
     /// The `values` key: a file holding it raw, or the istio-sidecar-injector ConfigMap.
     #[arg(long, value_name = "FILE")]
     pub values: Option<PathBuf>,
+    /// Inject the proxy as a native sidecar (`true`) or a classic one
+    /// (`false`), unless a pod's `sidecar.istio.io/nativeSidecar` says
+    /// otherwise. Offline there is no cluster to ask, so `auto` gives the
+    /// classic sidecar, which every API server accepts.
+    #[arg(long, value_enum, default_value_t = Mode::Auto, value_name = "MODE")]
+    pub native_sidecars: Mode,
 }
 
 #[derive(Args)]
@@ -101,6 +109,12 @@ pub struct ServeArgs {
     pub config_dir: Option<PathBuf>,
     #[command(flatten)]
     pub config_server: ClientArgs,
+    /// Without a config server: native sidecars (`true`) or classic ones
+    /// (`false`). The injector never asks the cluster, so `auto` is
+    /// classic; with `--config-server` the server decides.
+    #[arg(long, value_enum, default_value_t = Mode::Auto, value_name = "MODE",
+          conflicts_with = "config_server")]
+    pub native_sidecars: Mode,
     /// Largest AdmissionReview accepted, in bytes (413 beyond).
     #[arg(long, default_value_t = Limits::default().max_body_bytes, value_name = "BYTES",
           value_parser = at_least_one)]
@@ -201,41 +215,12 @@ fn at_least_one(text: &str) -> Result<usize, String> {
     }
 }
 
-/// Parses `500ms`, `10s`, `2m` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = text.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (text, 1.0)
-    };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration (examples: 500ms, 10s, 2m)"))?;
-    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("{text:?}: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn durations_and_counts() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        assert!(
-            parse_duration("soon")
-                .unwrap_err()
-                .contains("not a duration")
-        );
-        assert!(parse_duration("-1s").is_err());
+    fn counts() {
         assert_eq!(at_least_one("3"), Ok(3));
         assert!(at_least_one("0").is_err() && at_least_one("x").is_err());
     }

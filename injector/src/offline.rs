@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use edge::native;
 use edge::versioner::{self, BuildError};
 use injector_engine::Engine;
 use injector_engine::config::{CONFIG_KEY, ConfigError, MESH_KEY, RawConfig, Text, VALUES_KEY};
@@ -71,6 +72,7 @@ fn engine(args: &ConfigArgs) -> Result<Engine, OfflineError> {
         config: key_file(args.inject_config.as_ref(), CONFIG_KEY, embedded.config)?,
         values: key_file(args.values.as_ref(), VALUES_KEY, embedded.values)?,
         mesh: key_file(args.mesh_config.as_ref(), MESH_KEY, embedded.mesh)?,
+        cluster: native::decide(args.native_sidecars, None).facts(),
     };
     Ok(versioner::compile(&raw, 0)?)
 }

@@ -17,6 +17,7 @@ use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use edge::channel::ChannelError;
 use edge::dir::WatchError;
+use edge::native;
 use edge::process::{ProcessError, ShutdownSignals};
 use edge::telemetry::{LogArgs, Telemetry, TelemetryError};
 use edge::versioner::BuildError;
@@ -76,9 +77,10 @@ async fn start_snapshots(
     if let Some(client) = args.config_server.client()? {
         return Ok(Some(tokio::spawn(client.run(store.clone()))));
     }
+    let cluster = native::decide(args.native_sidecars, None).facts();
     match &args.config_dir {
         None => {
-            local::serve_embedded(store)?;
+            local::serve_embedded(store, cluster)?;
             if let Some(served) = store.load() {
                 tracing::info!(
                     version = served.engine.version(),
@@ -89,7 +91,7 @@ async fn start_snapshots(
             Ok(None)
         }
         Some(dir) => {
-            let watching = local::watch_dir(dir, store.clone()).await?;
+            let watching = local::watch_dir(dir, store.clone(), cluster).await?;
             Ok(Some(tokio::spawn(watching)))
         }
     }

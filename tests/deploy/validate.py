@@ -80,7 +80,9 @@ OWN_SCHEMAS = {"cert-manager.io/v1": HERE / "schemas" / "cert-manager.io_v1.json
 # Rules that cannot name their object: a create request carries no name at
 # authorization time, and events get generated names.
 UNNAMED_RULES_ALLOWED = {("events.k8s.io", "events", "create"), ("events.k8s.io", "events", "patch"),
-                         ("", "secrets", "create")}
+                         ("", "secrets", "create"),
+                         # --native-sidecars auto watches every Node's kubelet version.
+                         ("", "nodes", "get"), ("", "nodes", "list"), ("", "nodes", "watch")}
 
 # What each kustomization must render, beyond the checks every one gets.
 BASE_EXPECT = {"injector_replicas": 3, "config_server_replicas": 2, "hpa": True, "self_managed_certs": True}
@@ -578,8 +580,16 @@ def check_rbac(r: Report, where: str, objs: list[dict], expect: dict | None) -> 
                     f"resourceNames {rule.get('resourceNames')} verbs {rule.get('verbs')}")
     for o in find(objs, "ClusterRole"):
         res = {x for rule in o.get("rules") or [] for x in rule.get("resources") or []}
-        r.check(res <= {"mutatingwebhookconfigurations"}, f"{where}: {ref(o)}: cluster-wide only the webhook configuration",
+        r.check(res <= {"mutatingwebhookconfigurations", "nodes"},
+                f"{where}: {ref(o)}: cluster-wide only the webhook configuration and nodes",
                 f"grants {sorted(res)} cluster-wide")
+    # Nodes: read, and nothing more (auto native sidecars).
+    node_rules = [(o, rule) for o, rule in rbac_rules(objs) if "nodes" in (rule.get("resources") or [])]
+    r.check(len(node_rules) == 1 and node_rules[0][1].get("apiGroups") == [""]
+            and node_rules[0][1].get("resources") == ["nodes"]
+            and sorted(node_rules[0][1].get("verbs") or []) == ["get", "list", "watch"],
+            f"{where}: config server reads nodes (get/list/watch) and nothing more",
+            f"nodes rules: {[rule for _, rule in node_rules]}")
 
     roles = {(o.get("kind"), get(o, "metadata", "namespace"), get(o, "metadata", "name")) for o in objs
              if o.get("kind") in ("Role", "ClusterRole")}
@@ -727,6 +737,10 @@ MUTATIONS = [
      replace_first("failurePolicy: Fail", "failurePolicy: Ignore"), "failurePolicy"),
     ("object webhook ignores istio.io/rev on the pod", "base/webhook.yaml",
      replace_last("        - key: istio.io/rev\n          operator: DoesNotExist\n", ""), "webhook selectors"),
+    ("config server may update nodes", "base/config-server-rbac.yaml",
+     replace_first('verbs: ["get", "list", "watch"]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding',
+                   'verbs: ["get", "list", "watch", "update"]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding'),
+     "nodes"),
     ("ConfigMap read without resourceNames", "base/config-server-rbac.yaml",
      drop_lines('resourceNames: ["istio-sidecar-injector", "istio"]'), "resourceNames"),
     ("TLS mounted elsewhere", "base/injector.yaml",

@@ -1,5 +1,5 @@
 //! Fixtures for the config-plane tests: `config-server serve` on a
-//! directory, the configuration files it serves, admission load at
+//! directory or an API server, the configuration files it serves, admission load at
 //! injectors.
 
 use std::collections::HashMap;
@@ -57,10 +57,32 @@ impl ConfigServer {
         env: &[(&str, &str)],
     ) -> ConfigServer {
         let source = format!("dir:{}", dir.display());
+        Self::spawn(&source, listen, extra, env)
+    }
+
+    /// A server on the ConfigMaps (and Nodes) of the API server that
+    /// `kubeconfig` names, with `extra` flags. It does not manage the
+    /// webhook's certificates: a test installs its own webhook.
+    pub fn start_kube(kubeconfig: &Path, extra: &[&str]) -> ConfigServer {
+        let mut args = vec!["--self-managed-certs=false"];
+        args.extend_from_slice(extra);
+        let kubeconfig = kubeconfig.to_str().expect("UTF-8 path");
+        Self::spawn(
+            "kube",
+            "127.0.0.1:0",
+            &args,
+            &[
+                ("KUBECONFIG", kubeconfig),
+                ("POD_NAMESPACE", "istio-system"),
+            ],
+        )
+    }
+
+    fn spawn(source: &str, listen: &str, extra: &[&str], env: &[(&str, &str)]) -> ConfigServer {
         let mut args = vec![
             "serve",
             "--source",
-            &source,
+            source,
             "--listen",
             listen,
             "--admin-listen",
@@ -101,6 +123,19 @@ impl ConfigServer {
         );
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
+}
+
+/// A kubeconfig in `dir` for the API server at `server` (plain HTTP, a
+/// dummy token), as the binaries read it from `KUBECONFIG`.
+pub fn kubeconfig(dir: &Path, server: &str) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
+    let config = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster: {{server: \"{server}\"}}\n\
+         users:\n- name: me\n  user: {{token: t}}\ncontexts:\n- name: fake\n  context: {{cluster: fake, user: me}}\n\
+         current-context: fake\n"
+    );
+    std::fs::write(&path, config).expect("write the kubeconfig");
+    path
 }
 
 /// The content hash a config server and injectors give `config` with the

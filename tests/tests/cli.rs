@@ -300,3 +300,28 @@ fn an_error_is_printed_once() {
     assert_eq!(stderr.matches(message).count(), 1, "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+#[test]
+fn native_sidecars_flag_offline_auto_is_classic() {
+    let proxy_restarts = |args: &[&str]| {
+        let mut all = vec!["kube-inject", "-f", "-"];
+        all.extend_from_slice(args);
+        let out = run(&all, POD);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).contains("restartPolicy: Always")
+    };
+    assert!(!proxy_restarts(&[]), "auto offline has no cluster: classic");
+    assert!(!proxy_restarts(&["--native-sidecars", "auto"]));
+    assert!(!proxy_restarts(&["--native-sidecars", "false"]));
+    assert!(proxy_restarts(&["--native-sidecars", "true"]));
+    let usage = run(
+        &["kube-inject", "-f", "-", "--native-sidecars", "maybe"],
+        POD,
+    );
+    assert_eq!(usage.status.code(), Some(2), "a usage error");
+    assert!(
+        text(&usage.stderr).contains("[possible values: true, false, auto]"),
+        "{}",
+        text(&usage.stderr)
+    );
+}

@@ -6,6 +6,7 @@
 use std::process::Command;
 
 use e2e::cargo_bin::cargo_bin;
+use e2e::config_plane::kubeconfig;
 use serde_json::{Value, json};
 use test_support::fake_apiserver::{FakeApiServer, Kind};
 
@@ -26,17 +27,6 @@ fn pod(ns: &str, name: &str, owner: Option<(&str, &str, &str)>, hash: Option<&st
         p["metadata"]["annotations"] = json!({"sidecar.istio.io/status": status.to_string()});
     }
     p
-}
-
-fn kubeconfig(dir: &std::path::Path, server: &str) -> std::path::PathBuf {
-    let path = dir.join("kubeconfig");
-    let config = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster: {{server: \"{server}\"}}\n\
-         users:\n- name: me\n  user: {{token: t}}\ncontexts:\n- name: fake\n  context: {{cluster: fake, user: me}}\n\
-         current-context: fake\n"
-    );
-    std::fs::write(&path, config).unwrap();
-    path
 }
 
 /// Runs the binary on a blocking thread: the fake API server it talks to

@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use injector_engine::config::ClusterFacts;
 use injector_engine::engine::Engine;
 use injector_engine::manifest::ShapeError;
 use injector_engine::manifest::for_each_pod;
@@ -91,9 +92,15 @@ fn overlay(base: &mut Value, top: &Value) {
 }
 
 /// The default configuration with Istio's test hub and tag, plus the case's
-/// own settings.
+/// own settings, for a cluster running native sidecars as Istio's golden
+/// files were made for.
 fn engine_for(output: &str) -> Engine {
-    let mut config = RawConfig::embedded().parse().unwrap();
+    let mut config = RawConfig::embedded()
+        .with_cluster(ClusterFacts {
+            native_sidecars: true,
+        })
+        .parse()
+        .unwrap();
     overlay(
         &mut config.values,
         &json!({"global": {"hub": "registry.istio.io/testing", "tag": "latest"}}),

@@ -10,39 +10,16 @@ use injector_engine::manifest::ManifestError;
 use injector_engine::manifest::kube_inject::kube_inject;
 use injector_engine::{RawConfig, yaml};
 use serde_json::{Value, json};
+use test_support::config::reference_manifests;
 
 fn engine() -> Engine {
     Engine::compile(RawConfig::embedded().parse().unwrap(), 0).unwrap()
 }
 
-fn manifests() -> Vec<(String, String)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut out = Vec::new();
-    for dir in [
-        root.join("../shared/istio-testdata/inject"),
-        root.join("examples"),
-    ] {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "yaml") {
-                out.push((
-                    path.display().to_string(),
-                    std::fs::read_to_string(&path).unwrap(),
-                ));
-            }
-        }
-    }
-    assert!(
-        out.len() > 30,
-        "expected the reference manifests and examples"
-    );
-    out
-}
-
 #[test]
 fn injecting_an_injected_manifest_changes_nothing() {
     let engine = engine();
-    for (name, text) in manifests() {
+    for (name, text) in reference_manifests() {
         let once = kube_inject(&engine, &text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let twice =
             kube_inject(&engine, &once.output).unwrap_or_else(|e| panic!("{name} (again): {e}"));
@@ -115,9 +92,19 @@ fn pod_template(output: &str) -> Value {
     docs[0]["spec"]["template"].clone()
 }
 
+/// The container named `name`, a native sidecar or a classic one.
+fn find_container<'a>(pod: &'a Value, name: &str) -> &'a Value {
+    let spec = &pod["spec"];
+    let mut containers = ["initContainers", "containers"]
+        .iter()
+        .filter_map(|list| spec[list].as_array())
+        .flatten();
+    containers.find(|c| c["name"] == name).unwrap()
+}
+
+/// An env value of `container`.
 fn env_value(pod: &Value, container: &str, name: &str) -> Value {
-    let containers = pod["spec"]["initContainers"].as_array().unwrap();
-    let c = containers.iter().find(|c| c["name"] == container).unwrap();
+    let c = find_container(pod, container);
     c["env"]
         .as_array()
         .unwrap()
@@ -208,13 +195,7 @@ fn hostile_labels_and_annotations_never_change_the_structure() {
             json!(value),
             "{shown:?}"
         );
-        let proxy = pod["spec"]["initContainers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == "istio-proxy")
-            .unwrap()
-            .clone();
+        let proxy = find_container(&pod, "istio-proxy");
         assert_eq!(
             proxy["args"][4],
             json!(format!("--proxyLogLevel={value}")),

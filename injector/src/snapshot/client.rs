@@ -19,7 +19,7 @@ use edge::report::Chain;
 use edge::telemetry;
 use edge::versioner;
 use injector_engine::Engine;
-use injector_engine::config::{CONFIG_KEY, MESH_KEY, RawConfig, Text, VALUES_KEY};
+use injector_engine::config::{CONFIG_KEY, ClusterFacts, MESH_KEY, RawConfig, Text, VALUES_KEY};
 use proto::SnapshotServiceClient;
 use proto::v1::{Ack, Identity, Nack, Snapshot, StreamRequest, stream_request};
 use tokio::sync::mpsc;
@@ -194,6 +194,11 @@ async fn compile(snapshot: &Snapshot) -> Result<Engine, String> {
         config: Text::new(snapshot.config.clone(), source.clone(), CONFIG_KEY),
         values: Text::new(snapshot.values.clone(), source.clone(), VALUES_KEY),
         mesh: Text::new(snapshot.mesh.clone(), source, MESH_KEY),
+        // The server decided for the cluster; a server from before that
+        // decision sends none, which is the classic sidecar.
+        cluster: ClusterFacts {
+            native_sidecars: snapshot.cluster.as_ref().is_some_and(|c| c.native_sidecars),
+        },
     };
     versioner::compile_blocking(raw, snapshot.version)
         .await

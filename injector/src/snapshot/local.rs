@@ -8,40 +8,50 @@ use std::sync::Arc;
 use edge::dir::{self, WatchError};
 use edge::versioner::{BuildError, Versioner};
 use injector_engine::RawConfig;
+use injector_engine::config::ClusterFacts;
 
 use crate::snapshot::SnapshotStore;
 
-/// Publishes the configuration compiled into the binary, as version 1.
-pub fn serve_embedded(store: &SnapshotStore) -> Result<(), BuildError> {
-    if let Some(engine) = Versioner::new().build(&RawConfig::embedded())? {
+/// Publishes the configuration compiled into the binary, as version 1, for
+/// a cluster with `cluster`'s facts.
+pub fn serve_embedded(store: &SnapshotStore, cluster: ClusterFacts) -> Result<(), BuildError> {
+    let raw = RawConfig::embedded().with_cluster(cluster);
+    if let Some(engine) = Versioner::new().build(&raw)? {
         store.publish(engine);
     }
     Ok(())
 }
 
-/// Watches `dir` and publishes each valid change to `store`; an invalid one
+/// Watches `dir` and publishes each valid change to `store`, for a cluster
+/// with `cluster`'s facts; an invalid one
 /// is logged and the previous engine stays. Returns once the watch is set up
 /// and the first load has been compiled or refused; the returned future
 /// keeps watching.
 pub async fn watch_dir(
     dir: &Path,
     store: Arc<SnapshotStore>,
+    cluster: ClusterFacts,
 ) -> Result<impl Future<Output = ()> + Send + 'static, WatchError> {
     let mut loads = dir::watch(dir, dir::DEFAULT_DEBOUNCE)?;
     let mut versioner = Versioner::new();
     if let Some(load) = loads.recv().await {
-        apply(load, &mut versioner, &store).await;
+        apply(load, cluster, &mut versioner, &store).await;
     }
     Ok(async move {
         while let Some(load) = loads.recv().await {
-            apply(load, &mut versioner, &store).await;
+            apply(load, cluster, &mut versioner, &store).await;
         }
     })
 }
 
-async fn apply(load: dir::Load, versioner: &mut Versioner, store: &SnapshotStore) {
+async fn apply(
+    load: dir::Load,
+    cluster: ClusterFacts,
+    versioner: &mut Versioner,
+    store: &SnapshotStore,
+) {
     let built = match load {
-        Ok(raw) => versioner.build_blocking(raw).await,
+        Ok(raw) => versioner.build_blocking(raw.with_cluster(cluster)).await,
         Err(e) => Err(e.into()),
     };
     match built {

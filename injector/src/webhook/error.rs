@@ -3,12 +3,11 @@
 //! Everything about the pod itself is answered inside a 200 AdmissionReview
 //! instead (see [`admit`](injector_engine::admission::admit)).
 
-use std::time::Duration;
-
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use injector_engine::admission::{AdmitError, EncodeError, ReviewError};
 
+use super::deadline::Deadline;
 use super::record::Recorded;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,8 +28,8 @@ pub enum AdmissionError {
         "too many admission requests in progress ({processing} processing, {waiting} waiting); retry"
     )]
     Overloaded { processing: usize, waiting: usize },
-    #[error("admission request not answered within {0:?} (--request-timeout)")]
-    Timeout(Duration),
+    #[error("admission request not answered within {0}")]
+    Timeout(Deadline),
     #[error("internal error in the sidecar injector (logged); retry")]
     Panic(String),
     #[error(transparent)]

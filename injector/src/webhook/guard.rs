@@ -2,13 +2,15 @@
 //! `max_concurrent + max_queued` are shed at once (no unbounded queue:
 //! kube-apiserver retries elsewhere or applies `failurePolicy`), the rest
 //! wait for one of `max_concurrent` slots, and a request not answered
-//! within the timeout is answered 503 instead.
+//! within its [`Deadline`] (kube-apiserver's `?timeout=` less a tenth, at
+//! most `--request-timeout`) is answered 503 with the reason instead.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::SharedState;
+use super::deadline::Deadline;
 use super::error::AdmissionError;
 
 pub(super) async fn guard(
@@ -28,6 +30,7 @@ async fn guarded(
     next: Next,
 ) -> Result<Response, AdmissionError> {
     let limits = state.limits;
+    let deadline = Deadline::for_query(request.uri().query(), limits.timeout);
     let Ok(_admitted) = state.admitted.clone().try_acquire_owned() else {
         return Err(AdmissionError::Overloaded {
             processing: limits.max_concurrent,
@@ -39,7 +42,7 @@ async fn guarded(
         let _running = state.running.acquire().await;
         next.run(request).await
     };
-    tokio::time::timeout(limits.timeout, work)
+    tokio::time::timeout(deadline.budget, work)
         .await
-        .map_err(|_| AdmissionError::Timeout(limits.timeout))
+        .map_err(|_| AdmissionError::Timeout(deadline))
 }

@@ -43,7 +43,16 @@ pub(super) async fn inject(
     let served = state.store.load().ok_or(AdmissionError::NotReady)?;
     span.record("snapshot.version", served.engine.version());
     span.record("snapshot.hash", served.engine.hash());
-    let admission = admission::admit(&served.engine, &served.responses, &review)?;
+    // Off the runtime's threads: the guard's deadline can only fire at an
+    // await, and rendering is CPU work. A request that times out leaves
+    // its work to finish unseen; it holds no lock.
+    let in_work = span.clone();
+    let work = tokio::task::spawn_blocking(move || {
+        in_work.in_scope(|| admission::admit(&served.engine, &served.responses, &review))
+    });
+    let admission = work
+        .await
+        .map_err(|join| AdmissionError::Panic(join.to_string()))??;
     span.record("k8s.namespace.name", admission.pod.namespace.as_str());
     span.record("k8s.pod.name", admission.pod.name.as_str());
     span.record("response.cached", admission.cached);

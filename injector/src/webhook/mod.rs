@@ -6,12 +6,14 @@
 //!    from what its response carries;
 //! 2. the panic catcher: a fault in a handler becomes a 500, and the
 //!    connection and the server go on;
-//! 3. [`guard`]: load shedding, concurrency and the timeout;
-//! 4. [`handler`]: content type, body cap, envelope, engine.
+//! 3. [`guard`]: load shedding, concurrency and the [`deadline`];
+//! 4. [`handler`]: content type, body cap, envelope, engine (on the
+//!    blocking pool, so the deadline holds however long it takes).
 //!
 //! The router takes its state as a value so tests, the server and the load
 //! bench build the same stack.
 
+mod deadline;
 mod error;
 mod guard;
 mod handler;
@@ -40,7 +42,8 @@ pub const TRIVIAL_PATH: &str = "/bench/trivial";
 pub struct Limits {
     /// Largest request body accepted (413 beyond).
     pub max_body_bytes: usize,
-    /// Time from headers received to answer (503 beyond).
+    /// Time from headers received to answer (503 beyond); a shorter
+    /// timeout from kube-apiserver lowers it per request.
     pub timeout: Duration,
     /// Requests processed at once.
     pub max_concurrent: usize,

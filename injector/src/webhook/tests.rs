@@ -339,3 +339,54 @@ async fn subpaths_are_served_and_other_methods_refused() {
     assert_eq!(status, StatusCode::OK);
     assert!(String::from_utf8_lossy(&body).contains("\"allowed\":true"));
 }
+
+/// An engine whose template loops over a million values: an admission that
+/// takes far longer than a few milliseconds.
+fn slow_engine() -> Engine {
+    let mut raw = RawConfig::embedded();
+    raw.config.body = "policy: enabled\ndefaultTemplates: [slow]\ntemplates:\n  slow: |\n    \
+                       metadata:\n      labels:\n        slow: {{#each Values.big}}{{/each}}done\n"
+        .into();
+    // Set after parsing: the YAML reader bounds what a ConfigMap may hold.
+    let mut config = raw.parse().unwrap();
+    config.values["big"] = json!(vec![0; 1_000_000]);
+    Engine::compile(config, 2).unwrap()
+}
+
+#[tokio::test]
+async fn the_api_servers_timeout_bounds_the_work_and_the_answer_says_why() {
+    let f = fixture(Limits::default());
+    f.store.publish(slow_engine());
+
+    // Without a timeout from the API server the work finishes, and it takes
+    // longer than the timeout asked for below.
+    let started = std::time::Instant::now();
+    let mut unhurried = pod();
+    unhurried["metadata"]["name"] = json!("unhurried");
+    let answer = admit(&f.app, &review(unhurried)).await;
+    let work = started.elapsed();
+    assert_eq!(answer["response"]["allowed"], true, "{answer}");
+    assert!(work > Duration::from_millis(100), "the work took {work:?}");
+
+    // kube-apiserver's `?timeout=`: answered within it, with the reason.
+    let started = std::time::Instant::now();
+    let (status, text) = call(
+        &f.app,
+        post_json("/inject?timeout=100ms", review(pod()).to_string()),
+    )
+    .await;
+    let answered = started.elapsed();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        String::from_utf8_lossy(&text),
+        "admission request not answered within 90ms (kube-apiserver's timeout of 100ms less a tenth)\n"
+    );
+    assert!(answered < work, "answered after {answered:?}");
+    assert_eq!(
+        metric(
+            &f.metrics,
+            "sidecar_injection_failure_total{reason=\"timeout\"}"
+        ),
+        1.0
+    );
+}

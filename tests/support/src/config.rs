@@ -34,5 +34,29 @@ pub fn config_with_marker(marker: &str) -> String {
     config
 }
 
+/// Istio's injection test manifests (from the shared reference data) and
+/// our examples, as (path, text): pods of every shape to inject.
+pub fn reference_manifests() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut out = Vec::new();
+    for dir in [
+        root.join("../shared/istio-testdata/inject"),
+        root.join("examples"),
+    ] {
+        for entry in std::fs::read_dir(&dir).expect("a manifest directory") {
+            let path = entry.expect("a directory entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let text = std::fs::read_to_string(&path).expect("a readable manifest");
+                out.push((path.display().to_string(), text));
+            }
+        }
+    }
+    assert!(
+        out.len() > 30,
+        "expected the reference manifests and examples"
+    );
+    out
+}
+
 /// A `config` whose only template does not compile.
 pub const BROKEN_CONFIG: &str = "templates:\n  sidecar: |\n    {{#if}}\n";

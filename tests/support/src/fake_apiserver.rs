@@ -21,7 +21,17 @@
 //! - create (409 AlreadyExists, `generateName`: Events) and replace with
 //!   optimistic concurrency (a stale `metadata.resourceVersion` is a 409
 //!   Conflict: the certificate manager's Secret and webhook configuration);
-//!   errors are `Status` objects.
+//!   errors are `Status` objects;
+//! - Nodes (cluster-scoped, listed and watched like the rest: the config
+//!   server's `--native-sidecars auto`) and `/version`, whose `gitVersion`
+//!   [`FakeApiServer::set_version`] sets ([`DEFAULT_VERSION`] otherwise);
+//! - Pod creation as kube-apiserver does it: through every mutating webhook
+//!   registered in the store, over HTTPS ([`crate::admission`]: `caBundle`
+//!   verified, `?timeout=Ns` appended, JSON Patch applied, `failurePolicy`),
+//!   then the fields and validation rules of the reported version for
+//!   sidecar containers ([`crate::pod_rules`]); an invalid pod is a 422
+//!   `Invalid` Status with kube-apiserver's message and causes, and is not
+//!   stored.
 //!
 //! Beyond the product's calls, it offers tests what a cluster's other
 //! clients do:
@@ -34,7 +44,8 @@
 //!
 //! Not served (400 or 405): PATCH, DELETE and `labelSelector`, which
 //! the product never sends. Not covered: authentication and
-//! authorization, admission, `resourceVersionMatch`, list consistency at
+//! authorization, admission of anything but Pod creation (and of that,
+//! see the two modules), `resourceVersionMatch`, list consistency at
 //! an older resourceVersion (lists are always current), finalizers and
 //! garbage collection, subresources, defaulting and schema validation,
 //! protobuf and Table output, API discovery, and TLS.
@@ -54,6 +65,11 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
+use crate::{admission, pod_rules};
+
+/// What `/version` reports unless a test sets another.
+pub const DEFAULT_VERSION: &str = "v1.33.0";
+
 /// A resource type the fake serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Kind {
@@ -68,6 +84,10 @@ impl Kind {
     pub const CONFIG_MAP: Kind = Kind::core("configmaps", "ConfigMap");
     pub const SECRET: Kind = Kind::core("secrets", "Secret");
     pub const POD: Kind = Kind::core("pods", "Pod");
+    pub const NODE: Kind = Kind {
+        namespaced: false,
+        ..Kind::core("nodes", "Node")
+    };
     pub const EVENT: Kind = Kind {
         group: "events.k8s.io",
         version: "v1",
@@ -85,10 +105,11 @@ impl Kind {
 
     /// Every kind [`FakeApiServer::start`] serves: those the product reads
     /// or writes.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::CONFIG_MAP,
         Kind::SECRET,
         Kind::POD,
+        Kind::NODE,
         Kind::EVENT,
         Kind::MUTATING_WEBHOOK_CONFIGURATION,
     ];
@@ -172,6 +193,8 @@ struct Shared {
     /// While false, new watches wait (an API server that is away).
     open: watch::Sender<bool>,
     bookmark_interval: Duration,
+    /// What `/version` reports, and what Pod validation follows.
+    git_version: Mutex<String>,
 }
 
 impl Shared {
@@ -199,6 +222,8 @@ struct ApiError {
     code: StatusCode,
     reason: &'static str,
     message: String,
+    /// A `Status`'s `details` (an invalid object's causes).
+    details: Option<Value>,
 }
 
 impl ApiError {
@@ -207,6 +232,7 @@ impl ApiError {
             code,
             reason,
             message: message.into(),
+            details: None,
         }
     }
 
@@ -223,7 +249,11 @@ impl ApiError {
     }
 
     fn status(&self) -> Value {
-        status_object(self.code.as_u16(), self.reason, &self.message)
+        let mut status = status_object(self.code.as_u16(), self.reason, &self.message);
+        if let Some(details) = &self.details {
+            status["details"] = details.clone();
+        }
+        status
     }
 }
 
@@ -266,6 +296,7 @@ impl FakeApiServer {
             disconnect: watch::Sender::new(0),
             open: watch::Sender::new(true),
             bookmark_interval,
+            git_version: Mutex::new(DEFAULT_VERSION.to_string()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -355,6 +386,16 @@ impl FakeApiServer {
             store.history.clear();
         }
         self.shared.open.send_replace(true);
+    }
+
+    /// Makes `/version` report `git_version` (`v1.28.4`...) and Pod
+    /// creation follow that version's rules.
+    pub fn set_version(&self, git_version: &str) {
+        *self
+            .shared
+            .git_version
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = git_version.to_string();
     }
 
     /// The requests served so far, as `METHOD path?query`.
@@ -621,6 +662,9 @@ async fn handle(
         uri.path_and_query().map_or("", |p| p.as_str())
     ));
     let result = async {
+        if uri.path() == "/version" && method == Method::GET {
+            return Ok(version(&shared));
+        }
         let target = parse_target(uri.path())?;
         let params = query_params(&uri);
         let watching = matches!(params.get("watch").map(String::as_str), Some("true" | "1"));
@@ -628,6 +672,9 @@ async fn handle(
             (Method::GET, None) if watching => Ok(watch(shared, target, params).await?),
             (Method::GET, None) => list(&shared, &target, &params),
             (Method::GET, Some(name)) => get(&shared, &target, name),
+            (Method::POST, None) if target.kind == Kind::POD => {
+                create_pod(&shared, &target, &body).await
+            }
             (Method::POST, None) => create(&shared, &target, &body),
             (Method::PUT, Some(name)) => replace(&shared, &target, name, &body),
             (method, _) => Err(ApiError::new(
@@ -741,17 +788,31 @@ fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
 }
 
 fn create(shared: &Shared, target: &Target, body: &Bytes) -> Result<Response, ApiError> {
-    let mut object = parse_body(body)?;
+    let object = parse_body(body)?;
     let mut store = shared.store();
-    let meta = object_meta(&mut object);
-    let name = match meta.get("name").and_then(Value::as_str) {
-        Some(name) if !name.is_empty() => name.to_string(),
-        _ => match meta.get("generateName").and_then(Value::as_str) {
-            Some(prefix) => format!("{prefix}{:05x}", store.rv + 1),
-            None => return Err(ApiError::bad_request("metadata.name is required")),
+    let name = name_of(&store, &object)?;
+    store_new(&mut store, target, &name, object)
+}
+
+/// The object's name, or one made from its `generateName`.
+fn name_of(store: &Store, object: &Value) -> Result<String, ApiError> {
+    let meta = &object["metadata"];
+    match meta["name"].as_str() {
+        Some(name) if !name.is_empty() => Ok(name.to_string()),
+        _ => match meta["generateName"].as_str() {
+            Some(prefix) => Ok(format!("{prefix}{:05x}", store.rv + 1)),
+            None => Err(ApiError::bad_request("metadata.name is required")),
         },
-    };
-    let key = key_of(target, &name);
+    }
+}
+
+fn store_new(
+    store: &mut Store,
+    target: &Target,
+    name: &str,
+    mut object: Value,
+) -> Result<Response, ApiError> {
+    let key = key_of(target, name);
     if store.objects.contains_key(&key) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -759,9 +820,103 @@ fn create(shared: &Shared, target: &Target, body: &Bytes) -> Result<Response, Ap
             format!("{} {name:?} already exists", target.kind.plural),
         ));
     }
-    meta.remove("resourceVersion");
+    object_meta(&mut object).remove("resourceVersion");
     let stored = store.write(&target.kind, key, Some(object));
     Ok(json_response(StatusCode::CREATED, stored))
+}
+
+/// Creates a Pod as kube-apiserver does: through the mutating webhooks
+/// ([`admission`]), then the fields and validation of this server's
+/// version ([`pod_rules`]); a pod that fails is not stored (422 Invalid).
+async fn create_pod(shared: &Shared, target: &Target, body: &Bytes) -> Result<Response, ApiError> {
+    let mut pod = parse_body(body)?;
+    let (name, webhooks, uid) = {
+        let mut store = shared.store();
+        let name = name_of(&store, &pod)?;
+        store.uid += 1;
+        let webhooks: Vec<Value> = store
+            .objects
+            .iter()
+            .filter(|(k, _)| k.same_collection(&Kind::MUTATING_WEBHOOK_CONFIGURATION, None))
+            .map(|(_, v)| v.clone())
+            .collect();
+        (name, webhooks, format!("fake-admission-{}", store.uid))
+    };
+    let meta = object_meta(&mut pod);
+    meta.insert("name".into(), json!(name));
+    meta.insert(
+        "namespace".into(),
+        json!(target.namespace.as_deref().unwrap_or("default")),
+    );
+    let mut pod = admission::mutate(webhooks, pod, &uid)
+        .await
+        .map_err(|r| ApiError::new(r.code, r.reason, r.message))?;
+    let version = shared
+        .git_version
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    pod_rules::drop_disabled_fields(&mut pod, pod_rules::sidecar_containers_on(&version));
+    let causes = pod_rules::validate(&pod);
+    if !causes.is_empty() {
+        return Err(invalid_pod(&name, &causes));
+    }
+    store_new(&mut shared.store(), target, &name, pod)
+}
+
+/// kube-apiserver's 422 for an invalid Pod.
+fn invalid_pod(name: &str, causes: &[pod_rules::Cause]) -> ApiError {
+    let texts: Vec<String> = causes.iter().map(pod_rules::Cause::text).collect();
+    let message = match texts.as_slice() {
+        [one] => format!("Pod {name:?} is invalid: {one}"),
+        all => format!("Pod {name:?} is invalid: [{}]", all.join(", ")),
+    };
+    let causes = causes
+        .iter()
+        .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+        .collect();
+    ApiError {
+        code: StatusCode::UNPROCESSABLE_ENTITY,
+        reason: "Invalid",
+        message,
+        details: Some(json!({"name": name, "kind": "pods", "causes": Value::Array(causes)})),
+    }
+}
+
+/// `/version`, as `kubectl version` reads it.
+fn version(shared: &Shared) -> Response {
+    let git_version = shared
+        .git_version
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let core = git_version.trim_start_matches('v');
+    let mut parts = core.split('.');
+    let major = parts.next().unwrap_or("");
+    let minor = parts.next().unwrap_or("");
+    json_response(
+        StatusCode::OK,
+        json!({
+            "major": major,
+            "minor": minor,
+            "gitVersion": git_version,
+            "gitCommit": "0000000000000000000000000000000000000000",
+            "gitTreeState": "clean",
+            "buildDate": "2025-01-01T00:00:00Z",
+            "goVersion": "go1.24.0",
+            "compiler": "gc",
+            "platform": "linux/amd64",
+        }),
+    )
+}
+
+/// A Node whose kubelet reports `kubelet_version`, for
+/// [`FakeApiServer::put`].
+pub fn node(name: &str, kubelet_version: &str) -> Value {
+    json!({
+        "metadata": {"name": name},
+        "status": {"nodeInfo": {"kubeletVersion": kubelet_version}},
+    })
 }
 
 /// 409 when the client names a resourceVersion that is not the current one.

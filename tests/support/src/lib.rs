@@ -1,5 +1,9 @@
 //! Test support shared by the in-process tests of several crates and the
-//! end-to-end tests: a [`fake_apiserver`] and test [`config`]urations.
+//! end-to-end tests: a [`fake_apiserver`] (with kube-apiserver's Pod
+//! [`admission`] through webhooks and its [`pod_rules`]) and test
+//! [`config`]urations.
 
+pub mod admission;
 pub mod config;
 pub mod fake_apiserver;
+pub mod pod_rules;

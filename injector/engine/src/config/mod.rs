@@ -5,6 +5,7 @@
 //! this module parses what they read. Fields the engine acts on are typed;
 //! all others are kept as JSON so templates can read them.
 
+mod cluster;
 mod hash;
 mod inject;
 pub(crate) mod mesh;
@@ -13,6 +14,7 @@ mod source;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+pub use cluster::ClusterFacts;
 pub use inject::{Dialect, DialectReason, InjectConfig, Policy};
 pub use mesh::{MeshConfig, merge_proto};
 pub use source::{Origin, Text};
@@ -37,12 +39,14 @@ pub mod embedded {
     pub const MESH: &str = include_str!("../../../../deploy/base/config/mesh");
 }
 
-/// The three unparsed inputs, as a ConfigMap watch or a directory yields them.
+/// The three unparsed inputs, as a ConfigMap watch or a directory yields
+/// them, and what the edge learned of the cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawConfig {
     pub config: Text,
     pub values: Text,
     pub mesh: Text,
+    pub cluster: ClusterFacts,
 }
 
 /// Why the configuration could not be loaded. Every variant names the input.
@@ -69,7 +73,13 @@ impl RawConfig {
             config: Text::new(embedded::CONFIG, "embedded", CONFIG_KEY),
             values: Text::new(embedded::VALUES, "embedded", VALUES_KEY),
             mesh: Text::new(embedded::MESH, "embedded", MESH_KEY),
+            cluster: ClusterFacts::default(),
         }
+    }
+
+    /// The same texts for a cluster with `cluster`'s facts.
+    pub fn with_cluster(self, cluster: ClusterFacts) -> Self {
+        RawConfig { cluster, ..self }
     }
 
     /// Parses and checks the three inputs.
@@ -97,6 +107,7 @@ impl RawConfig {
             inject,
             values,
             mesh,
+            cluster: self.cluster,
         })
     }
 }
@@ -108,10 +119,13 @@ fn parse_text<T: serde::de::DeserializeOwned>(text: &Text) -> Result<T, ConfigEr
     })
 }
 
-/// The parsed configuration: what a snapshot carries into the engine.
+/// The parsed configuration: what a snapshot carries into the engine. The
+/// cluster facts are part of it, and of its hash: a pod injected as a
+/// native sidecar did not come from the same configuration as a classic one.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Config {
     pub inject: InjectConfig,
     pub values: Value,
     pub mesh: MeshConfig,
+    pub cluster: ClusterFacts,
 }

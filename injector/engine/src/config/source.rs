@@ -122,6 +122,7 @@ impl RawConfig {
             config: take(CONFIG_KEY)?,
             values: take(VALUES_KEY)?,
             mesh: take(MESH_KEY)?,
+            cluster: super::ClusterFacts::default(),
         })
     }
 }

@@ -69,9 +69,7 @@ impl TemplateInputs {
         Ok(TemplateInputs {
             proxy_image: image_of("/global/proxy/image", "proxyv2"),
             proxy_init_image: image_of("/global/proxy_init/image", "proxyv2"),
-            native_sidecars: global("nativeSidecar")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false),
+            native_sidecars: config.cluster.native_sidecars,
             status_port: global("proxy")
                 .and_then(|p| p.get("statusPort")?.as_u64())
                 .and_then(|p| u16::try_from(p).ok())
@@ -117,7 +115,8 @@ impl TemplateInputs {
     }
 
     /// Whether the proxy runs as a native sidecar for this pod: the
-    /// `sidecar.istio.io/nativeSidecar` annotation, else `global.nativeSidecar`.
+    /// `sidecar.istio.io/nativeSidecar` annotation, else what the cluster
+    /// runs ([`ClusterFacts`](crate::config::ClusterFacts)).
     pub fn native_sidecars(&self, metadata: &Value) -> Result<bool, AnnotationError> {
         Ok(annotations::native_sidecar(metadata)?.unwrap_or(self.native_sidecars))
     }
