@@ -88,14 +88,14 @@ fn bad_input_fails_with_a_clear_message_and_no_output() {
     );
     // The first document is fine; the second is not: nothing is written.
     let unknown = format!(
-        "{POD}---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: odd\n  annotations: {{inject.istio.io/templates: gateway}}\nspec:\n  containers: [{{name: c, image: c}}]\n"
+        "{POD}---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: odd\n  annotations: {{inject.istio.io/templates: spire}}\nspec:\n  containers: [{{name: c, image: c}}]\n"
     );
     assert_fails(
         &run(&["kube-inject", "-f", "-"], &unknown),
         &[
             "Pod odd (document 2)",
-            "unknown template \"gateway\"",
-            "known templates: sidecar",
+            "unknown template \"spire\"",
+            "known templates: gateway, grpc-agent, grpc-simple, sidecar",
         ],
     );
     assert_fails(

@@ -6,12 +6,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
 use std::collections::BTreeSet;
 
 use injector_engine::engine::Engine;
 use injector_engine::manifest::kube_inject::kube_inject;
 use injector_engine::{RawConfig, yaml};
 use serde_json::{Value, json};
+use support::overlay;
 
 const TEMPLATES: [&str; 4] = ["sidecar", "gateway", "grpc-simple", "grpc-agent"];
 
@@ -20,17 +23,6 @@ fn engine_with(values: Value) -> Engine {
     let mut config = RawConfig::embedded().parse().unwrap();
     overlay(&mut config.values, &values);
     Engine::compile(config, 0).unwrap()
-}
-
-fn overlay(base: &mut Value, top: &Value) {
-    match (base, top) {
-        (Value::Object(b), Value::Object(t)) => {
-            for (k, v) in t {
-                overlay(b.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-        (b, t) => *b = t.clone(),
-    }
 }
 
 /// An application pod: one container with a port and an HTTP probe.

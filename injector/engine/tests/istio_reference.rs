@@ -11,6 +11,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +22,7 @@ use injector_engine::manifest::for_each_pod;
 use injector_engine::manifest::kube_inject::kube_inject;
 use injector_engine::{RawConfig, yaml};
 use serde_json::{Map, Value, json};
+use support::overlay;
 
 /// Differences we accept, by path pattern, with the reason.
 const EXPLAINED: &[(&str, &str)] = &[
@@ -111,17 +114,6 @@ fn testdata() -> PathBuf {
         dir.display()
     );
     dir
-}
-
-fn overlay(base: &mut Value, top: &Value) {
-    match (base, top) {
-        (Value::Object(b), Value::Object(t)) => {
-            for (k, v) in t {
-                overlay(b.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-        (b, t) => *b = t.clone(),
-    }
 }
 
 /// The default configuration with Istio's test hub and tag, plus the case's
