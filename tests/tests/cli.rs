@@ -172,7 +172,7 @@ fn config_flags_take_configmaps_or_raw_keys_and_errors_name_file_key_and_line() 
     );
     let stderr = text(&out.stderr);
     // A partial values file leaves the template reading fields it lacks.
-    assert_fails(&out, &["template \"sidecar\"", "failed to render"]);
+    assert_fails(&out, &["template \"gateway\"", "failed to render"]);
     assert!(stderr.contains("global.proxy"), "{stderr}");
 
     let cm = dir.path().join("mesh-cm.yaml");
