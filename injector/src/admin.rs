@@ -60,10 +60,10 @@ async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     }
     match state.store.load() {
-        Some(engine) => format!(
+        Some(served) => format!(
             "ready: snapshot version {} ({})\n",
-            engine.version(),
-            engine.hash()
+            served.engine.version(),
+            served.engine.hash()
         )
         .into_response(),
         None => (
@@ -107,7 +107,7 @@ mod tests {
 
     #[tokio::test]
     async fn ready_only_with_a_snapshot_and_until_draining() {
-        let store = Arc::new(SnapshotStore::new());
+        let store = Arc::new(SnapshotStore::default());
         let metrics = Arc::new(Metrics::new(store.clone()));
         let state = Arc::new(AdminState::new(store.clone(), metrics));
         let app = router(state.clone());

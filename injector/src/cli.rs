@@ -12,6 +12,7 @@ use proto::v1::Identity;
 
 use crate::snapshot::client::Client;
 use crate::webhook::Limits;
+use injector_engine::admission::ResponseCache;
 
 #[derive(Parser)]
 #[command(version, about = "Kubernetes sidecar injector")]
@@ -114,6 +115,10 @@ pub struct ServeArgs {
     /// Admission requests waiting for a slot; more are refused with a 503.
     #[arg(long, default_value_t = Limits::default().max_queued, value_name = "N")]
     pub max_queued_requests: usize,
+    /// Bytes of answers each snapshot keeps, keyed by the exact pod text
+    /// (replicas of a workload are byte-identical); 0 turns the cache off.
+    #[arg(long, default_value_t = ResponseCache::DEFAULT_BYTES, value_name = "BYTES")]
+    pub response_cache_bytes: u64,
     /// Longest wait for in-flight requests after SIGTERM before exiting.
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub shutdown_timeout: Duration,

@@ -126,7 +126,7 @@ struct SnapshotCollector {
 impl Collector for SnapshotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         // 0 before the first snapshot: versions start at 1 once one is held.
-        let version = self.store.load().map_or(0, |e| e.version());
+        let version = self.store.load().map_or(0, |s| s.engine.version());
         let version = ConstGauge::new(i64::try_from(version).unwrap_or(i64::MAX));
         version.encode(encoder.encode_descriptor(
             "config_snapshot_version",
@@ -159,7 +159,7 @@ mod tests {
 
     #[test]
     fn exposes_counters_histogram_and_snapshot() {
-        let store = Arc::new(SnapshotStore::new());
+        let store = Arc::new(SnapshotStore::default());
         let metrics = Metrics::new(store.clone());
         let text = metrics.encode().unwrap();
         assert_eq!(sample(&text, "config_snapshot_version"), Some(0.0));

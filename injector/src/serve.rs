@@ -79,10 +79,10 @@ async fn start_snapshots(
     match &args.config_dir {
         None => {
             local::serve_embedded(store)?;
-            if let Some(engine) = store.load() {
+            if let Some(served) = store.load() {
                 tracing::info!(
-                    version = engine.version(),
-                    hash = engine.hash(),
+                    version = served.engine.version(),
+                    hash = served.engine.hash(),
                     "serving the embedded configuration"
                 );
             }
@@ -149,7 +149,7 @@ pub fn run_blocking(args: ServeArgs, log: &LogArgs) -> Result<(), ServeError> {
 /// Runs the webhook and the admin port until a shutdown signal.
 pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let store = Arc::new(SnapshotStore::new());
+    let store = Arc::new(SnapshotStore::new(args.response_cache_bytes));
     let watching = start_snapshots(&args, &store).await?;
     let metrics = Arc::new(Metrics::new(store.clone()));
 

@@ -58,7 +58,7 @@ async fn an_uncompilable_snapshot_is_nacked_and_the_old_engine_stays() {
     let addr = listener.local_addr().unwrap();
     let server = serve(Arc::clone(&hub), listener);
 
-    let store = Arc::new(SnapshotStore::new());
+    let store = Arc::new(SnapshotStore::default());
     let identity = Identity {
         pod_name: "injector-under-test".into(),
         binary_version: "0.1.0".into(),
@@ -75,7 +75,7 @@ async fn an_uncompilable_snapshot_is_nacked_and_the_old_engine_stays() {
     .expect("the first snapshot is ACKed");
     assert_eq!(acked.acked_hash, good_hash);
     assert_eq!(acked.identity.unwrap().pod_name, "injector-under-test");
-    assert_eq!(store.load().unwrap().hash(), good_hash);
+    assert_eq!(store.load().unwrap().engine.hash(), good_hash);
 
     let mut broken = embedded.clone();
     broken.config.body = BROKEN_CONFIG.to_string();
@@ -92,7 +92,7 @@ async fn an_uncompilable_snapshot_is_nacked_and_the_old_engine_stays() {
     );
     let replica = hub.status().replicas[0].clone();
     assert_eq!((replica.acked_version, replica.nacks_total), (1, 1));
-    assert_eq!(store.load().unwrap().hash(), good_hash);
+    assert_eq!(store.load().unwrap().engine.hash(), good_hash);
     assert_eq!(store.swaps(), 1);
 
     running.abort();

@@ -133,7 +133,12 @@ fn a_template_that_is_not_a_pod_fragment_is_rejected_at_load() {
         ("go", "kind: Pod", "did not render a pod fragment"),
         ("go", "spec: {containers: [", "rendered invalid YAML"),
         ("go", "{{ if }}", "does not compile"),
-        ("go", "{{ .Values.nope.missing }}", "failed to render"),
+        (
+            "go",
+            "{{ .Values.nope.missing }}",
+            "did not render a pod fragment",
+        ),
+        ("go", "spec: {{ len 3 }}", "failed to render"),
     ] {
         let config = dir.path().join("config");
         std::fs::write(

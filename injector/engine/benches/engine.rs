@@ -1,6 +1,7 @@
 //! The engine's cost per admission: decide + render + merge + diff on the
-//! pod of Istio's `hello` Deployment and on a pod with 40 containers'
-//! worth of env (replicas: the render cache answers), the same for a pod
+//! pod of Istio's `hello` Deployment, on a pod with 40 containers' worth
+//! of env and on one with 2,000 env vars (replicas: the render cache
+//! answers), the same for a pod
 //! unlike any before it (the cache misses), and what compiling a snapshot
 //! costs.
 
@@ -59,10 +60,29 @@ fn big_pod() -> Value {
     })
 }
 
+/// One container with 2,000 env vars: the shape of istio#46809, where a
+/// pod like it took Istio's injector seconds.
+fn env_heavy_pod() -> Value {
+    let env: Vec<Value> = (0..2000)
+        .map(|j| json!({"name": format!("VAR_{j}"), "value": format!("value-{j}")}))
+        .collect();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "env-heavy", "namespace": "default", "labels": {"app": "env-heavy"}},
+        "spec": {"containers": [{"name": "app", "image": "app:1", "env": env,
+                                 "ports": [{"containerPort": 8080}]}]}
+    })
+}
+
 fn bench(c: &mut Criterion) {
     let config = RawConfig::embedded().parse().unwrap();
     let engine = Engine::compile(config.clone(), 1).unwrap();
-    for (name, pod) in [("hello", hello_pod()), ("40-containers", big_pod())] {
+    for (name, pod) in [
+        ("hello", hello_pod()),
+        ("40-containers", big_pod()),
+        ("2000-env", env_heavy_pod()),
+    ] {
         let req = PodRequest {
             pod: &pod,
             namespace: "default",

@@ -1,7 +1,8 @@
 //! The last step: the injected pod must be a Pod the API server accepts,
 //! and the answer is the JSON Patch from the pod as received to it.
 
-use json_patch::Patch;
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation, ReplaceOperation};
 use k8s_openapi::api::core::v1::Pod;
 use serde::Deserialize;
 use serde_json::Value;
@@ -26,7 +27,129 @@ pub fn diff(original: &Value, injected: &Value) -> Result<Patch, PatchError> {
             Ok(()) => PatchError::InvalidResult(result),
         });
     }
-    Ok(json_patch::diff(original, injected))
+    let mut ops = Vec::new();
+    diff_value(original, injected, &mut PointerBuf::root(), &mut ops);
+    Ok(Patch(ops))
+}
+
+/// Appends to `ops` what turns `left` into `right`.
+///
+/// Unlike a generic diff, equal subtrees are skipped at once (most of a pod
+/// is), and a list whose items carry names is diffed by name: a sidecar
+/// inserted before the app containers is one `add`, not a rewrite of every
+/// container after it.
+fn diff_value(left: &Value, right: &Value, path: &mut PointerBuf, ops: &mut Vec<PatchOperation>) {
+    if left == right {
+        return;
+    }
+    match (left, right) {
+        (Value::Object(l), Value::Object(r)) => {
+            for key in l.keys().filter(|k| !r.contains_key(*k)) {
+                ops.push(PatchOperation::Remove(RemoveOperation {
+                    path: path.with_trailing_token(key),
+                }));
+            }
+            for (key, value) in r {
+                match l.get(key) {
+                    Some(old) => {
+                        path.push_back(key);
+                        diff_value(old, value, path, ops);
+                        path.pop_back();
+                    }
+                    None => ops.push(PatchOperation::Add(AddOperation {
+                        path: path.with_trailing_token(key),
+                        value: value.clone(),
+                    })),
+                }
+            }
+        }
+        (Value::Array(l), Value::Array(r)) => {
+            if !diff_named_items(l, r, path, ops) {
+                diff_by_index(l, r, path, ops);
+            }
+        }
+        _ => ops.push(PatchOperation::Replace(ReplaceOperation {
+            path: path.clone(),
+            value: right.clone(),
+        })),
+    }
+}
+
+fn name(item: &Value) -> Option<&str> {
+    item.get("name")?.as_str()
+}
+
+/// Diffs lists of named items (containers, volumes, env...) when `right`
+/// keeps every item of `left`, in the same order, and only adds: the new
+/// items are added at their places, ascending, then the kept ones are
+/// diffed where they now stand. Returns false when that does not hold.
+fn diff_named_items(
+    left: &[Value],
+    right: &[Value],
+    path: &mut PointerBuf,
+    ops: &mut Vec<PatchOperation>,
+) -> bool {
+    // Where each item of `left` stands in `right`, by name, in order.
+    let mut kept = Vec::with_capacity(left.len());
+    let mut next = 0;
+    for item in left {
+        let Some(wanted) = name(item) else {
+            return false;
+        };
+        match right[next..].iter().position(|r| name(r) == Some(wanted)) {
+            Some(offset) => {
+                kept.push(next + offset);
+                next += offset + 1;
+            }
+            None => return false,
+        }
+    }
+    if right.iter().any(|r| name(r).is_none()) {
+        return false;
+    }
+    let mut kept_iter = kept.iter().peekable();
+    for (index, item) in right.iter().enumerate() {
+        if kept_iter.peek() == Some(&&index) {
+            kept_iter.next();
+        } else {
+            ops.push(PatchOperation::Add(AddOperation {
+                path: path.with_trailing_token(index),
+                value: item.clone(),
+            }));
+        }
+    }
+    for (old, &index) in left.iter().zip(&kept) {
+        path.push_back(index);
+        diff_value(old, &right[index], path, ops);
+        path.pop_back();
+    }
+    true
+}
+
+/// Diffs two lists position by position: changed items in place, then
+/// the tail added or removed (from the end, so indexes stay valid).
+fn diff_by_index(
+    left: &[Value],
+    right: &[Value],
+    path: &mut PointerBuf,
+    ops: &mut Vec<PatchOperation>,
+) {
+    for (index, (l, r)) in left.iter().zip(right).enumerate() {
+        path.push_back(index);
+        diff_value(l, r, path, ops);
+        path.pop_back();
+    }
+    for (index, item) in right.iter().enumerate().skip(left.len()) {
+        ops.push(PatchOperation::Add(AddOperation {
+            path: path.with_trailing_token(index),
+            value: item.clone(),
+        }));
+    }
+    for index in (right.len()..left.len()).rev() {
+        ops.push(PatchOperation::Remove(RemoveOperation {
+            path: path.with_trailing_token(index),
+        }));
+    }
 }
 
 /// Deserializes into the real Kubernetes type: the check that a pod has the
@@ -50,5 +173,69 @@ mod tests {
             Err(PatchError::InvalidResult(_))
         ));
         assert!(matches!(diff(&bad, &bad), Err(PatchError::NotAPod(_))));
+    }
+
+    /// Applies the diff and checks it lands on `right`; returns the ops.
+    fn round_trip(left: Value, right: Value) -> Vec<Value> {
+        let mut ops = Vec::new();
+        diff_value(&left, &right, &mut PointerBuf::root(), &mut ops);
+        let mut patched = left;
+        json_patch::patch(&mut patched, &ops).unwrap();
+        assert_eq!(patched, right);
+        ops.iter()
+            .map(|op| serde_json::to_value(op).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_named_item_inserted_first_is_one_add_and_kept_items_are_diffed_in_place() {
+        let ops = round_trip(
+            json!({"containers": [{"name": "app", "image": "a"}, {"name": "log", "image": "l"}]}),
+            json!({"containers": [
+                {"name": "proxy", "image": "p"},
+                {"name": "app", "image": "a", "env": [{"name": "X", "value": "1"}]},
+                {"name": "extra"},
+                {"name": "log", "image": "l"}
+            ]}),
+        );
+        assert_eq!(
+            ops,
+            vec![
+                json!({"op": "add", "path": "/containers/0", "value": {"name": "proxy", "image": "p"}}),
+                json!({"op": "add", "path": "/containers/2", "value": {"name": "extra"}}),
+                json!({"op": "add", "path": "/containers/1/env", "value": [{"name": "X", "value": "1"}]}),
+            ]
+        );
+    }
+
+    #[test]
+    fn lists_that_reorder_drop_or_lack_names_are_diffed_by_index() {
+        for (left, right) in [
+            (
+                json!([{"name": "a"}, {"name": "b"}]),
+                json!([{"name": "b"}, {"name": "a"}]),
+            ),
+            (
+                json!([{"name": "a"}, {"name": "b"}, {"name": "c"}]),
+                json!([{"name": "c"}]),
+            ),
+            (json!([1, 2, 3]), json!([0, 1, 2, 3, 4])),
+            (json!([1, 2, 3, 4]), json!([1])),
+            (json!([{"name": "a"}]), json!([{"name": "a"}, {"x": 1}])),
+            (
+                json!({"a/b": {"c~d": [1]}, "gone": 1}),
+                json!({"a/b": {"c~d": [2]}, "new": null}),
+            ),
+            (json!({"a": 1}), json!([1])),
+        ] {
+            round_trip(json!({"v": left}), json!({"v": right}));
+        }
+        assert!(
+            round_trip(
+                json!({"same": [1, {"a": 2}]}),
+                json!({"same": [1, {"a": 2}]})
+            )
+            .is_empty()
+        );
     }
 }

@@ -138,7 +138,13 @@ async fn apply(snapshot: Snapshot, store: &SnapshotStore) -> StreamRequest {
         match check_version(&snapshot.min_injector_version) {
             Err(message) => Err(message),
             // The same content as the engine serving: nothing to compile.
-            Ok(()) if store.load().is_some_and(|e| e.hash() == snapshot.hash) => Ok("unchanged"),
+            Ok(())
+                if store
+                    .load()
+                    .is_some_and(|s| s.engine.hash() == snapshot.hash) =>
+            {
+                Ok("unchanged")
+            }
             Ok(()) => compile(&snapshot)
                 .await
                 .map(|engine| store.publish(engine))

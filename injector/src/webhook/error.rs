@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use injector_engine::admission::{EncodeError, ReviewError};
+use injector_engine::admission::{AdmitError, EncodeError, ReviewError};
 
 use super::record::Recorded;
 
@@ -35,6 +35,15 @@ pub enum AdmissionError {
     Panic(String),
     #[error(transparent)]
     Internal(#[from] EncodeError),
+}
+
+impl From<AdmitError> for AdmissionError {
+    fn from(e: AdmitError) -> Self {
+        match e {
+            AdmitError::Review(e) => AdmissionError::BadRequest(e),
+            AdmitError::Encode(e) => AdmissionError::Internal(e),
+        }
+    }
 }
 
 impl AdmissionError {

@@ -21,7 +21,7 @@ pub(super) struct Answer(Admission);
 
 impl IntoResponse for Answer {
     fn into_response(self) -> Response {
-        let Admission { body, verdict } = self.0;
+        let Admission { body, verdict, .. } = self.0;
         let mut response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
         response
             .extensions_mut()
@@ -39,13 +39,15 @@ pub(super) async fn inject(
     drop(body);
     let span = Span::current();
     span.record("admission.uid", review.request.uid.as_str());
-    span.record("k8s.namespace.name", review.pod_namespace());
-    span.record("k8s.pod.name", review.pod_name());
     span.record("dry_run", review.request.dry_run);
-    let engine = state.store.load().ok_or(AdmissionError::NotReady)?;
-    span.record("snapshot.version", engine.version());
-    span.record("snapshot.hash", engine.hash());
-    Ok(Answer(admission::admit(&engine, &review)?))
+    let served = state.store.load().ok_or(AdmissionError::NotReady)?;
+    span.record("snapshot.version", served.engine.version());
+    span.record("snapshot.hash", served.engine.hash());
+    let admission = admission::admit(&served.engine, &served.responses, &review)?;
+    span.record("k8s.namespace.name", admission.pod.namespace.as_str());
+    span.record("k8s.pod.name", admission.pod.name.as_str());
+    span.record("response.cached", admission.cached);
+    Ok(Answer(admission))
 }
 
 /// The bench-only handler: the same transport work as [`inject`] (content
@@ -63,6 +65,8 @@ pub(super) async fn trivial(
             reason: "bench_trivial",
             detail: String::new(),
         },
+        pod: Default::default(),
+        cached: false,
     }))
 }
 

@@ -52,6 +52,7 @@ pub(super) async fn record(
         injection.reason = tracing::field::Empty,
         injection.templates = tracing::field::Empty,
         patch.operations = tracing::field::Empty,
+        response.cached = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
         otel.status_description = tracing::field::Empty,
     );

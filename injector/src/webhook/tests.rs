@@ -46,7 +46,7 @@ struct Fixture {
 }
 
 fn fixture(limits: Limits) -> Fixture {
-    let store = Arc::new(SnapshotStore::new());
+    let store = Arc::new(SnapshotStore::default());
     let config = RawConfig::embedded().parse().unwrap();
     store.publish(Engine::compile(config, 1).unwrap());
     let metrics = Arc::new(Metrics::new(store.clone()));
@@ -112,7 +112,8 @@ async fn injects_with_a_patch_that_yields_the_engine_result() {
     let mut patched = pod();
     json_patch::patch(&mut patched, &patch).unwrap();
 
-    let engine = f.store.load().unwrap();
+    let served = f.store.load().unwrap();
+    let engine = &served.engine;
     let req = PodRequest {
         pod: &pod(),
         namespace: "shop",
@@ -184,7 +185,7 @@ async fn objects_that_are_not_pods_are_denied_not_crashed_on() {
 
 #[tokio::test]
 async fn not_ready_without_a_snapshot() {
-    let store = Arc::new(SnapshotStore::new());
+    let store = Arc::new(SnapshotStore::default());
     let metrics = Arc::new(Metrics::new(store.clone()));
     let app = router(Options {
         store,

@@ -85,11 +85,9 @@ impl Templates {
                                     name: name.clone(),
                                     message: e.to_string(),
                                 })?;
-                        let fragment =
-                            crate::yaml::parse(&text).map_err(|e| TemplateError::Yaml {
-                                name: name.clone(),
-                                message: e.to_string(),
-                            })?;
+                        // Every `{{x}}` is a quoted scalar by construction,
+                        // so the spans are not needed: only the speed.
+                        let (fragment, _) = read_rendered(name, &text)?;
                         check_fragment(name, fragment)
                     })
                     .collect()
@@ -129,36 +127,46 @@ fn render_go(
     let rendered = template
         .execute(data)
         .map_err(|e| render_error(e.to_string()))?;
+    let (fragment, spans) = read_rendered(name, &rendered.text)?;
+    match spans {
+        Some(spans) => {
+            safety::check(&rendered, &spans, sources).map_err(|message| TemplateError::Unsafe {
+                name: name.to_string(),
+                message,
+            })?
+        }
+        // Without spans the check cannot vouch for pod strings.
+        None if rendered.taint.is_empty() => {}
+        None => {
+            return Err(TemplateError::Unsafe {
+                name: name.to_string(),
+                message: "the rendered YAML holds pod strings in a construct whose structure \
+                          cannot be checked (anchors, tags or the like)"
+                    .to_string(),
+            });
+        }
+    }
+    check_fragment(name, fragment)
+}
+
+/// Reads rendered YAML: with the fast reader, which also gives each
+/// scalar's span, or, for YAML outside its subset (anchors, tags...), with
+/// the full parser and no spans. Both read the same text to the same value.
+fn read_rendered(
+    name: &str,
+    text: &str,
+) -> Result<(Value, Option<yaml_tree::Spans>), TemplateError> {
     let yaml_error = |message: String| TemplateError::Yaml {
         name: name.to_string(),
         message,
     };
-    let fragment = match yaml_tree::parse(&rendered.text) {
-        Ok(document) => {
-            safety::check(&rendered, &document.spans, sources).map_err(|message| {
-                TemplateError::Unsafe {
-                    name: name.to_string(),
-                    message,
-                }
-            })?;
-            document.value
-        }
-        // YAML outside the fast reader's subset: only the full parser reads
-        // it, and without spans the check cannot vouch for pod strings in it.
-        Err(yaml_tree::Error::Unsupported { .. }) if rendered.taint.is_empty() => {
-            crate::yaml::parse(&rendered.text).map_err(|e| yaml_error(e.to_string()))?
-        }
-        Err(e @ yaml_tree::Error::Unsupported { .. }) => {
-            return Err(TemplateError::Unsafe {
-                name: name.to_string(),
-                message: format!(
-                    "the rendered YAML holds pod strings in a construct whose structure cannot be checked ({e})"
-                ),
-            });
-        }
-        Err(e) => return Err(yaml_error(e.to_string())),
-    };
-    check_fragment(name, fragment)
+    match yaml_tree::parse(text) {
+        Ok(document) => Ok((document.value, Some(document.spans))),
+        Err(yaml_tree::Error::Unsupported { .. }) => crate::yaml::parse(text)
+            .map(|value| (value, None))
+            .map_err(|e| yaml_error(e.to_string())),
+        Err(e) => Err(yaml_error(e.to_string())),
+    }
 }
 
 fn check_fragment(name: &str, fragment: Value) -> Result<Value, TemplateError> {

@@ -9,12 +9,22 @@
 //! answer carries `patch` as the base64 string the API documents (kube 5
 //! would write a JSON array of bytes).
 
-use base64::Engine as _;
-use kube_core::DynamicObject;
-use kube_core::TypeMeta;
-use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
-use serde::Serialize;
-use serde_json::Value;
+mod answer;
+mod cache;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use kube_core::admission::{AdmissionRequest, Operation};
+use kube_core::{DynamicObject, TypeMeta};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+pub use answer::EncodeError;
+use answer::Reply;
+use cache::Decided;
+pub use cache::ResponseCache;
 
 use crate::engine::{Engine, Outcome, PodRequest};
 use crate::pod;
@@ -46,11 +56,36 @@ pub enum ReviewError {
 }
 
 /// A parsed admission request: kube's typed envelope (its `object` left
-/// empty) and the object as received.
+/// empty) and the object's JSON text as received.
+///
+/// The object is kept as text because the answer to a pod seen before
+/// comes from the [`ResponseCache`], keyed by that text: replicas of a
+/// workload reach admission byte-identical, and then the pod is never
+/// parsed at all.
 #[derive(Debug)]
 pub struct Review {
     pub request: AdmissionRequest<DynamicObject>,
-    pub object: Value,
+    pub object: Box<RawValue>,
+}
+
+/// The envelope as the wire carries it, with `request.object` borrowed as
+/// text: one pass over the body, and no tree built for the pod.
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(rename = "apiVersion", default)]
+    api_version: Option<Cow<'a, str>>,
+    #[serde(default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    request: Option<WireRequest<'a>>,
+}
+
+#[derive(Deserialize)]
+struct WireRequest<'a> {
+    #[serde(borrow, default)]
+    object: Option<&'a RawValue>,
+    #[serde(flatten)]
+    rest: Map<String, Value>,
 }
 
 fn json_kind(value: &Value) -> &'static str {
@@ -69,29 +104,46 @@ impl Review {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(ReviewError::Empty);
         }
-        let mut value: Value = serde_json::from_slice(body).map_err(ReviewError::Json)?;
-        let Value::Object(review) = &mut value else {
-            return Err(ReviewError::NotAnObject(json_kind(&value)));
+        let wire: Wire<'_> = match serde_json::from_slice(body) {
+            Ok(wire) => wire,
+            // Not the envelope's shape: say how, from the JSON itself.
+            Err(e) => {
+                return Err(match serde_json::from_slice::<Value>(body) {
+                    Err(e) => ReviewError::Json(e),
+                    Ok(value) if !value.is_object() => ReviewError::NotAnObject(json_kind(&value)),
+                    Ok(_) => ReviewError::Request(e),
+                });
+            }
         };
-        let field = |name: &str| review.get(name).and_then(Value::as_str).unwrap_or("");
-        let (api_version, kind) = (field("apiVersion"), field("kind"));
-        if kind != KIND || !API_VERSIONS.contains(&api_version) {
+        let (api_version, kind) = (
+            wire.api_version.unwrap_or_default(),
+            wire.kind.unwrap_or_default(),
+        );
+        if kind != KIND || !API_VERSIONS.contains(&api_version.as_ref()) {
             return Err(ReviewError::Version {
-                api_version: api_version.to_string(),
-                kind: kind.to_string(),
+                api_version: api_version.into_owned(),
+                kind: kind.into_owned(),
             });
         }
-        let Some(Value::Object(request)) = review.get_mut("request") else {
-            return Err(ReviewError::MissingRequest);
+        let request = wire.request.ok_or(ReviewError::MissingRequest)?;
+        let object = match request.object {
+            Some(raw) if raw.get() != "null" => raw.to_owned(),
+            _ => return Err(ReviewError::MissingObject),
         };
-        let object = match request.remove("object") {
-            None | Some(Value::Null) => return Err(ReviewError::MissingObject),
-            Some(object) => object,
+        let mut request: AdmissionRequest<DynamicObject> =
+            serde_json::from_value(Value::Object(request.rest)).map_err(ReviewError::Request)?;
+        // The answer mirrors the review's version, as kube's conversion from
+        // a review to its request records it.
+        request.types = TypeMeta {
+            api_version: api_version.into_owned(),
+            kind: kind.into_owned(),
         };
-        let review: AdmissionReview<DynamicObject> =
-            serde_json::from_value(value).map_err(ReviewError::Request)?;
-        let request = review.try_into().map_err(|_| ReviewError::MissingRequest)?;
         Ok(Review { request, object })
+    }
+
+    /// The pod, parsed: only when the answer is not cached.
+    pub fn pod(&self) -> Result<Value, ReviewError> {
+        serde_json::from_str(self.object.get()).map_err(ReviewError::Request)
     }
 
     /// Whether this is a pod being created: the only request the webhook
@@ -116,77 +168,6 @@ impl Review {
             .filter(|n| !n.is_empty())
             .unwrap_or("default")
     }
-
-    /// The pod's namespace: its own, else the request's.
-    pub fn pod_namespace(&self) -> &str {
-        pod::namespace(&self.object, self.namespace())
-    }
-
-    /// The pod's name, or its `generateName` before the API server has
-    /// picked one.
-    pub fn pod_name(&self) -> &str {
-        let meta = &self.object["metadata"];
-        meta["name"]
-            .as_str()
-            .filter(|n| !n.is_empty())
-            .or_else(|| meta["generateName"].as_str())
-            .unwrap_or(self.request.name.as_str())
-    }
-}
-
-#[derive(Serialize)]
-struct Answer<'a> {
-    #[serde(flatten)]
-    types: &'a TypeMeta,
-    response: AnswerBody<'a>,
-}
-
-#[derive(Serialize)]
-struct AnswerBody<'a> {
-    #[serde(flatten)]
-    response: &'a AdmissionResponse,
-    #[serde(rename = "patchType", skip_serializing_if = "Option::is_none")]
-    patch_type: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    patch: Option<String>,
-}
-
-fn encode(response: &AdmissionResponse, patch: Option<String>) -> Result<Vec<u8>, EncodeError> {
-    let answer = Answer {
-        types: &response.types,
-        response: AnswerBody {
-            response,
-            patch_type: patch.as_ref().map(|_| "JSONPatch"),
-            patch,
-        },
-    };
-    serde_json::to_vec(&answer).map_err(EncodeError)
-}
-
-/// The answer could not be serialized: a fault of this program, not of
-/// the request.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot encode the AdmissionReview answer: {0}")]
-pub struct EncodeError(serde_json::Error);
-
-/// `allowed: true`, no patch: the pod is admitted unchanged.
-pub fn allow(review: &Review) -> Result<Vec<u8>, EncodeError> {
-    encode(&AdmissionResponse::from(&review.request), None)
-}
-
-/// `allowed: true` with `patch` as a base64 JSON Patch.
-pub fn patch(review: &Review, patch: &json_patch::Patch) -> Result<Vec<u8>, EncodeError> {
-    let bytes = serde_json::to_vec(patch).map_err(EncodeError)?;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-    encode(&AdmissionResponse::from(&review.request), Some(encoded))
-}
-
-/// `allowed: false` with `message`, which kube-apiserver shows the user.
-pub fn deny(review: &Review, message: impl ToString) -> Result<Vec<u8>, EncodeError> {
-    encode(
-        &AdmissionResponse::from(&review.request).deny(message),
-        None,
-    )
 }
 
 /// The skip reason of a request that is not a pod being created.
@@ -221,78 +202,154 @@ pub struct Admission {
     /// The AdmissionReview to send back.
     pub body: Vec<u8>,
     pub verdict: Verdict,
+    /// The pod's namespace and name (its `generateName` before the API
+    /// server picks one), for the log.
+    pub pod: PodName,
+    /// Whether the answer came from the [`ResponseCache`].
+    pub cached: bool,
+}
+
+/// A pod's namespace and name, as the log shows them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodName {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl PodName {
+    fn of(pod: &Value, review: &Review) -> PodName {
+        let meta = &pod["metadata"];
+        let name = meta["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .or_else(|| meta["generateName"].as_str())
+            .unwrap_or(review.request.name.as_str());
+        PodName {
+            namespace: pod::namespace(pod, review.namespace()).to_string(),
+            name: name.to_string(),
+        }
+    }
 }
 
 /// Answers `review` with `engine`: pods being created are decided and
 /// injected, anything else (a misconfigured rule) is allowed unchanged,
 /// and a pod the engine cannot inject is denied with the reason.
-pub fn admit(engine: &Engine, review: &Review) -> Result<Admission, EncodeError> {
+///
+/// `responses` must belong to `engine` (one cache per snapshot): a pod
+/// whose exact text was answered before gets the same answer, with only
+/// the request's uid changed, and is not parsed again.
+pub fn admit(
+    engine: &Engine,
+    responses: &ResponseCache,
+    review: &Review,
+) -> Result<Admission, AdmitError> {
     if !review.is_pod_create() {
         let detail = format!(
             "{:?} of a {}",
             review.request.operation, review.request.kind.kind
         );
         return Ok(Admission {
-            body: allow(review)?,
+            body: answer::allow(&review.request)?,
             verdict: Verdict::Skipped {
                 reason: SKIP_NOT_POD_CREATE,
                 detail,
             },
+            pod: PodName {
+                namespace: review.namespace().to_string(),
+                name: review.request.name.clone(),
+            },
+            cached: false,
         });
     }
+    let key = ResponseCache::key(review.namespace(), review.object.get());
+    let (decided, cached) = match responses.get(&key) {
+        Some(hit) => (hit, true),
+        None => {
+            let decided = Arc::new(decide(engine, review)?);
+            responses.insert(key, decided.clone());
+            (decided, false)
+        }
+    };
+    Ok(Admission {
+        body: decided.reply.encode(&review.request)?,
+        verdict: decided.verdict.clone(),
+        pod: decided.pod.clone(),
+        cached,
+    })
+}
+
+/// Runs the engine on the review's pod: what a cache entry holds.
+fn decide(engine: &Engine, review: &Review) -> Result<Decided, AdmitError> {
+    let pod = review.pod()?;
+    let name = PodName::of(&pod, review);
     let outcome = engine.process(&PodRequest {
-        pod: &review.object,
+        pod: &pod,
         namespace: review.namespace(),
         namespace_labels: None,
         workload: None,
     });
-    Ok(match outcome {
-        Ok(Outcome::Skipped(decision)) => Admission {
-            body: allow(review)?,
-            verdict: Verdict::Skipped {
+    let (reply, verdict) = match outcome {
+        Ok(Outcome::Skipped(decision)) => (
+            Reply::Allow,
+            Verdict::Skipped {
                 reason: decision.reason.code(),
                 detail: decision.detail,
             },
-        },
+        ),
         // An empty patch: already injected by this snapshot (kube-apiserver
         // re-invokes webhooks with `reinvocationPolicy: IfNeeded`), so there
         // is nothing to add.
-        Ok(Outcome::Injected(injection)) if injection.patch.0.is_empty() => Admission {
-            body: allow(review)?,
-            verdict: Verdict::Injected {
+        Ok(Outcome::Injected(injection)) if injection.patch.0.is_empty() => (
+            Reply::Allow,
+            Verdict::Injected {
                 reason: ALREADY_INJECTED,
                 templates: injection.templates,
                 patch_operations: 0,
             },
-        },
-        Ok(Outcome::Injected(injection)) => Admission {
-            body: patch(review, &injection.patch)?,
-            verdict: Verdict::Injected {
+        ),
+        Ok(Outcome::Injected(injection)) => (
+            Reply::patch(&injection.patch)?,
+            Verdict::Injected {
                 reason: injection.decision.reason.code(),
                 templates: injection.templates,
                 patch_operations: injection.patch.0.len(),
             },
-        },
+        ),
         Err(error) => {
             let message = format!(
                 "sidecar injection failed for pod {}/{}: {error}",
-                review.pod_namespace(),
-                review.pod_name()
+                name.namespace, name.name
             );
-            Admission {
-                body: deny(review, &message)?,
-                verdict: Verdict::Denied {
+            (
+                Reply::Deny(message.clone()),
+                Verdict::Denied {
                     code: error.code(),
                     message,
                 },
-            }
+            )
         }
+    };
+    Ok(Decided {
+        reply,
+        verdict,
+        pod: name,
     })
+}
+
+/// Why a review got no answer: its pod is not JSON a pod can be read from
+/// (HTTP 400), or the answer could not be encoded (a fault of ours, 500).
+#[derive(Debug, thiserror::Error)]
+pub enum AdmitError {
+    #[error(transparent)]
+    Review(#[from] ReviewError),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
     use serde_json::json;
 
     fn review(api_version: &str) -> Value {
@@ -328,12 +385,17 @@ mod tests {
             let review = parse(&review(version)).unwrap();
             assert!(review.is_pod_create());
             assert!(review.request.dry_run);
-            assert_eq!(review.object["metadata"]["x-unknown"], 1);
+            let pod = review.pod().unwrap();
+            assert_eq!(pod["metadata"]["x-unknown"], 1);
             assert_eq!(
-                (review.pod_namespace(), review.pod_name()),
-                ("shop", "ratings-")
+                PodName::of(&pod, &review),
+                PodName {
+                    namespace: "shop".into(),
+                    name: "ratings-".into()
+                }
             );
-            let answer: Value = serde_json::from_slice(&allow(&review).unwrap()).unwrap();
+            let answer: Value =
+                serde_json::from_slice(&answer::allow(&review.request).unwrap()).unwrap();
             assert_eq!(answer["apiVersion"], version);
             assert_eq!(answer["kind"], "AdmissionReview");
             assert_eq!(
@@ -352,7 +414,9 @@ mod tests {
         let ops: json_patch::Patch =
             serde_json::from_value(json!([{"op": "add", "path": "/metadata/labels", "value": {}}]))
                 .unwrap();
-        let answer: Value = serde_json::from_slice(&patch(&review, &ops).unwrap()).unwrap();
+        let reply = Reply::patch(&ops).unwrap();
+        let answer: Value =
+            serde_json::from_slice(&reply.encode(&review.request).unwrap()).unwrap();
         assert_eq!(answer["response"]["patchType"], "JSONPatch");
         let text = answer["response"]["patch"].as_str().unwrap();
         let decoded = base64::engine::general_purpose::STANDARD
@@ -361,9 +425,56 @@ mod tests {
         let back: json_patch::Patch = serde_json::from_slice(&decoded).unwrap();
         assert_eq!(back, ops);
 
-        let answer: Value = serde_json::from_slice(&deny(&review, "fix it").unwrap()).unwrap();
+        let deny = Reply::Deny("fix it".into());
+        let answer: Value = serde_json::from_slice(&deny.encode(&review.request).unwrap()).unwrap();
         assert_eq!(answer["response"]["allowed"], false);
         assert_eq!(answer["response"]["status"]["message"], "fix it");
+    }
+
+    #[test]
+    fn a_pod_seen_before_is_answered_from_the_cache_with_its_own_uid() {
+        let engine = Engine::compile(crate::RawConfig::embedded().parse().unwrap(), 1).unwrap();
+        let responses = ResponseCache::new(ResponseCache::DEFAULT_BYTES);
+        let first = parse(&review(API_VERSIONS[0])).unwrap();
+        let mut again = review(API_VERSIONS[1]);
+        again["request"]["uid"] = json!("second");
+        let again = parse(&again).unwrap();
+
+        let a = admit(&engine, &responses, &first).unwrap();
+        let b = admit(&engine, &responses, &again).unwrap();
+        assert!(!a.cached && b.cached);
+        assert_eq!(a.verdict, b.verdict);
+        assert!(
+            matches!(a.verdict, Verdict::Injected { patch_operations, .. } if patch_operations > 0)
+        );
+        let (a, b): (Value, Value) = (
+            serde_json::from_slice(&a.body).unwrap(),
+            serde_json::from_slice(&b.body).unwrap(),
+        );
+        assert_eq!(a["response"]["patch"], b["response"]["patch"]);
+        assert_eq!(b["response"]["uid"], "second");
+        assert_eq!(b["apiVersion"], API_VERSIONS[1]);
+
+        // Another namespace is another key: a pod that names none lands there.
+        let mut elsewhere = review(API_VERSIONS[0]);
+        elsewhere["request"]["namespace"] = json!("other");
+        let elsewhere = admit(&engine, &responses, &parse(&elsewhere).unwrap()).unwrap();
+        assert!(!elsewhere.cached);
+        assert_eq!(elsewhere.pod.namespace, "other");
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_byte_budget() {
+        let engine = Engine::compile(crate::RawConfig::embedded().parse().unwrap(), 1).unwrap();
+        let budget = 64 * 1024;
+        let responses = ResponseCache::new(budget);
+        for i in 0..40 {
+            let mut v = review(API_VERSIONS[0]);
+            v["request"]["object"]["metadata"]["labels"] = json!({"seq": i.to_string()});
+            admit(&engine, &responses, &parse(&v).unwrap()).unwrap();
+        }
+        assert!(responses.weight() <= budget, "{}", responses.weight());
+        assert!(responses.len() < 40);
     }
 
     #[test]
