@@ -10,6 +10,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
+use injector_engine::config::Text;
 use injector_engine::engine::Engine;
 use injector_engine::manifest::kube_inject::kube_inject;
 use injector_engine::{RawConfig, yaml};
@@ -403,4 +404,20 @@ spec:
         error.contains("DeploymentConfig empty") && error.contains("spec.template"),
         "{error}"
     );
+}
+
+/// Every template reads only what a minimal mesh config has: no
+/// `defaultConfig`, so no proxy metadata.
+#[test]
+fn every_template_injects_with_a_minimal_mesh_config() {
+    let mut raw = RawConfig::embedded();
+    raw.mesh = Text::new("trustDomain: example.org\n", "test", "mesh");
+    let engine = Engine::compile(raw.parse().unwrap(), 0).unwrap_or_else(|e| panic!("{e}"));
+    for template in TEMPLATES {
+        let pod = inject(
+            &engine,
+            &app_pod(json!({"inject.istio.io/templates": template})),
+        );
+        assert!(api_server_rejection(&pod).is_none(), "{template}");
+    }
 }
