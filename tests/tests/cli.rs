@@ -88,14 +88,14 @@ fn bad_input_fails_with_a_clear_message_and_no_output() {
     );
     // The first document is fine; the second is not: nothing is written.
     let unknown = format!(
-        "{POD}---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: odd\n  annotations: {{inject.istio.io/templates: gateway}}\nspec:\n  containers: [{{name: c, image: c}}]\n"
+        "{POD}---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: odd\n  annotations: {{inject.istio.io/templates: spire}}\nspec:\n  containers: [{{name: c, image: c}}]\n"
     );
     assert_fails(
         &run(&["kube-inject", "-f", "-"], &unknown),
         &[
             "Pod odd (document 2)",
-            "unknown template \"gateway\"",
-            "known templates: sidecar",
+            "unknown template \"spire\"",
+            "known templates: gateway, grpc-agent, grpc-simple, sidecar",
         ],
     );
     assert_fails(
@@ -177,7 +177,7 @@ fn config_flags_take_configmaps_or_raw_keys_and_errors_name_file_key_and_line() 
     );
     let stderr = text(&out.stderr);
     // A partial values file leaves the template reading fields it lacks.
-    assert_fails(&out, &["template \"sidecar\"", "failed to render"]);
+    assert_fails(&out, &["template \"gateway\"", "failed to render"]);
     assert!(stderr.contains("global.proxy"), "{stderr}");
 
     let cm = dir.path().join("mesh-cm.yaml");

@@ -29,7 +29,7 @@ fn merge_key(field: &str) -> Option<&'static str> {
 pub fn merge_fragments(pod: &mut Value, fragments: &[Value]) -> Injected {
     let mut injected = Injected::default();
     for fragment in fragments {
-        injected.record(fragment);
+        injected.record(pod, fragment);
         if let (Value::Object(base), Value::Object(patch)) = (&mut *pod, fragment) {
             merge_object(base, patch.clone());
         }
@@ -80,17 +80,24 @@ pub struct Injected {
 }
 
 impl Injected {
-    /// Records the names a rendered fragment adds.
-    fn record(&mut self, fragment: &Value) {
+    /// Records the names a rendered fragment adds to `pod`. An item the pod
+    /// already declares is filled in, not added (a gRPC template setting
+    /// the app containers' environment): it is the user's, so re-injection
+    /// must not strip it, and it stays an application container.
+    fn record(&mut self, pod: &Value, fragment: &Value) {
         for (field, into) in [
             ("initContainers", &mut self.init_containers),
             ("containers", &mut self.containers),
             ("volumes", &mut self.volumes),
             ("imagePullSecrets", &mut self.image_pull_secrets),
         ] {
+            let declared = |name: &str| {
+                let items = pod["spec"][field].as_array().into_iter().flatten();
+                items.filter_map(name_of).any(|n| n == name)
+            };
             let items = fragment["spec"][field].as_array().into_iter().flatten();
             for name in items.filter_map(name_of) {
-                if !into.iter().any(|n| n == name) {
+                if !declared(name) && !into.iter().any(|n| n == name) {
                     into.push(name.to_string());
                 }
             }
@@ -168,5 +175,17 @@ mod tests {
         assert_eq!(injected.containers, ["istio-proxy"]);
         assert_eq!(injected.volumes, ["istio-envoy"]);
         assert_eq!(pod["spec"]["containers"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_declared_container_filled_in_is_not_recorded() {
+        let mut pod = json!({"spec": {"containers": [{"name": "app"}]}});
+        let fragment = json!({"spec": {"containers": [
+            {"name": "app", "env": [{"name": "GRPC_XDS_BOOTSTRAP", "value": "/b.json"}]},
+            {"name": "istio-proxy"}
+        ]}});
+        let injected = merge_fragments(&mut pod, &[fragment]);
+        assert_eq!(injected.containers, ["istio-proxy"]);
+        assert_eq!(pod["spec"]["containers"][0]["env"][0]["value"], "/b.json");
     }
 }

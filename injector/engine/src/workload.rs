@@ -23,9 +23,12 @@ impl Workload {
 
     /// The owning workload of a pod as the API server shows it: a
     /// ReplicaSet named `<deployment>-<pod-template-hash>` stands for its
-    /// Deployment, a Job named `<cronjob>-<digits>` for its CronJob, any
-    /// other controller for itself, and a bare pod for the pod (its name, or
-    /// its `generateName` without the trailing dash).
+    /// Deployment, a ReplicationController of an OpenShift DeploymentConfig
+    /// (the pod is labelled `deploymentconfig: <name>`) for the
+    /// DeploymentConfig, keeping the controller's apiVersion as Istio does,
+    /// a Job named `<cronjob>-<digits>` for its CronJob, any other
+    /// controller for itself, and a bare pod for the pod (its name, or its
+    /// `generateName` without the trailing dash).
     pub fn of_pod(pod: &Value) -> Workload {
         let meta = &pod["metadata"];
         let owners = meta["ownerReferences"].as_array().into_iter().flatten();
@@ -37,11 +40,16 @@ impl Workload {
             let name = owner["name"].as_str().unwrap_or_default();
             let kind = owner["kind"].as_str().unwrap_or_default();
             let api_version = owner["apiVersion"].as_str().unwrap_or_default();
-            let hash = meta["labels"]["pod-template-hash"].as_str();
-            match (kind, hash) {
+            let label = |key: &str| meta["labels"][key].as_str().filter(|v| !v.is_empty());
+            match (kind, label("pod-template-hash")) {
                 ("ReplicaSet", Some(hash)) => {
                     if let Some(deployment) = name.strip_suffix(&format!("-{hash}")) {
                         return Workload::new(deployment, "Deployment", "apps/v1");
+                    }
+                }
+                ("ReplicationController", _) => {
+                    if let Some(config) = label("deploymentconfig") {
+                        return Workload::new(config, "DeploymentConfig", api_version);
                     }
                 }
                 ("Job", _) => {
@@ -80,7 +88,8 @@ pub fn pod_template_pointer(kind: &str) -> Option<&'static str> {
         | "DaemonSet"
         | "ReplicaSet"
         | "ReplicationController"
-        | "Job" => Some("/spec/template"),
+        | "Job"
+        | "DeploymentConfig" => Some("/spec/template"),
         "CronJob" => Some("/spec/jobTemplate/spec/template"),
         _ => None,
     }
@@ -119,6 +128,23 @@ mod tests {
         assert_eq!(
             Workload::of_pod(&json!({"metadata": {"generateName": "x-"}})),
             Workload::new("x", "Pod", "v1")
+        );
+    }
+
+    #[test]
+    fn deploymentconfig_from_its_replication_controller() {
+        let pod = json!({"metadata": {
+            "labels": {"deploymentconfig": "hello"},
+            "ownerReferences": [{"apiVersion": "v1", "kind": "ReplicationController", "name": "hello-3", "controller": true}]
+        }});
+        assert_eq!(
+            Workload::of_pod(&pod),
+            Workload::new("hello", "DeploymentConfig", "v1")
+        );
+        let plain = json!({"metadata": {"ownerReferences": [{"apiVersion": "v1", "kind": "ReplicationController", "name": "rc", "controller": true}]}});
+        assert_eq!(
+            Workload::of_pod(&plain),
+            Workload::new("rc", "ReplicationController", "v1")
         );
     }
 }

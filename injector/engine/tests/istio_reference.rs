@@ -11,6 +11,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -21,6 +23,7 @@ use injector_engine::manifest::for_each_pod;
 use injector_engine::manifest::kube_inject::kube_inject;
 use injector_engine::{RawConfig, yaml};
 use serde_json::{Map, Value, json};
+use support::overlay;
 
 /// Differences we accept, by path pattern, with the reason.
 const EXPLAINED: &[(&str, &str)] = &[
@@ -43,11 +46,45 @@ const EXPLAINED: &[(&str, &str)] = &[
 const CRONJOB_METADATA: &str = "Istio puts a CronJob pod's added labels and annotations on jobTemplate.metadata, \
      where they never reach the pods; we put them on the pod template";
 
+/// Compared after moving Istio's proxy back into `containers` where it left
+/// the pod none.
+const PROXY_ONLY_POD: &str = "when the user's istio-proxy is a pod's only container, Istio makes it a native sidecar \
+     and leaves `containers: []`, which the API server rejects; we keep it a regular container \
+     (no restartPolicy, no drain hook)";
+
+/// Istio's pod as it would be with its proxy kept a regular container when
+/// it moved the pod's only container to `initContainers`; whether it did.
+fn proxy_back_into_containers(pod: &mut Value) -> bool {
+    let spec = &mut pod["spec"];
+    if !spec["containers"].as_array().is_some_and(Vec::is_empty) {
+        return false;
+    }
+    let inits = spec["initContainers"].as_array_mut().unwrap();
+    let Some(at) = inits.iter().position(|c| c["name"] == "istio-proxy") else {
+        return false;
+    };
+    let mut proxy = inits.remove(at);
+    proxy.as_object_mut().unwrap().remove("restartPolicy");
+    proxy.as_object_mut().unwrap().remove("lifecycle");
+    spec["containers"] = json!([proxy]);
+    let status = pod
+        .pointer_mut("/metadata/annotations/sidecar.istio.io~1status")
+        .unwrap();
+    let mut parsed: Value = serde_json::from_str(status.as_str().unwrap()).unwrap();
+    parsed["initContainers"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n != "istio-proxy");
+    parsed["containers"] = json!(["istio-proxy"]);
+    *status = json!(parsed.to_string());
+    true
+}
+
 /// Per-case settings, as Istio's injection test sets them.
 fn case_values(output: &str) -> Value {
     match output {
         "hello.yaml.cni.injected" => {
-            json!({"istio_cni": {"enabled": true}, "global": {"network": "network1"}})
+            json!({"pilot": {"cni": {"enabled": true}}, "global": {"network": "network1"}})
         }
         "hello.yaml.proxyImageName.injected" => {
             json!({"global": {"proxy": {"image": "proxyTest"}}})
@@ -78,17 +115,6 @@ fn testdata() -> PathBuf {
         dir.display()
     );
     dir
-}
-
-fn overlay(base: &mut Value, top: &Value) {
-    match (base, top) {
-        (Value::Object(b), Value::Object(t)) => {
-            for (k, v) in t {
-                overlay(b.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-        (b, t) => *b = t.clone(),
-    }
 }
 
 /// The default configuration with Istio's test hub and tag, plus the case's
@@ -321,6 +347,12 @@ fn matches_istio_layout_for_every_reference_case() {
             if input_text.contains("kind: CronJob") {
                 table
                     .entry(CRONJOB_METADATA)
+                    .or_default()
+                    .insert(output.clone());
+            }
+            if proxy_back_into_containers(&mut theirs) {
+                table
+                    .entry(PROXY_ONLY_POD)
                     .or_default()
                     .insert(output.clone());
             }

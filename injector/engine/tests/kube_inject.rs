@@ -10,16 +10,39 @@ use injector_engine::manifest::ManifestError;
 use injector_engine::manifest::kube_inject::kube_inject;
 use injector_engine::{RawConfig, yaml};
 use serde_json::{Value, json};
-use test_support::config::reference_manifests;
 
 fn engine() -> Engine {
     Engine::compile(RawConfig::embedded().parse().unwrap(), 0).unwrap()
 }
 
+fn manifests() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut out = Vec::new();
+    for dir in [
+        root.join("../shared/istio-testdata/inject"),
+        root.join("examples"),
+    ] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                out.push((
+                    path.display().to_string(),
+                    std::fs::read_to_string(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    assert!(
+        out.len() > 30,
+        "expected the reference manifests and examples"
+    );
+    out
+}
+
 #[test]
 fn injecting_an_injected_manifest_changes_nothing() {
     let engine = engine();
-    for (name, text) in reference_manifests() {
+    for (name, text) in manifests() {
         let once = kube_inject(&engine, &text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let twice =
             kube_inject(&engine, &once.output).unwrap_or_else(|e| panic!("{name} (again): {e}"));
@@ -54,12 +77,17 @@ fn a_new_configuration_replaces_the_old_sidecar_completely() {
 
 /// A Deployment whose pod template carries `labels` and `annotations`.
 fn deployment(labels: &Value, annotations: &Value) -> String {
+    deployment_with_container(labels, annotations, "web")
+}
+
+/// The same, with the application container named `container`.
+fn deployment_with_container(labels: &Value, annotations: &Value, container: &str) -> String {
     let doc = json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "web", "namespace": "prod"},
         "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
             "metadata": {"labels": labels, "annotations": annotations},
-            "spec": {"containers": [{"name": "web", "image": "web:1", "ports": [{"name": "http", "containerPort": 8080}]}]}
+            "spec": {"containers": [{"name": container, "image": "web:1", "ports": [{"name": "http", "containerPort": 8080}]}]}
         }}
     });
     yaml::to_string(&doc).unwrap()
@@ -92,20 +120,16 @@ fn pod_template(output: &str) -> Value {
     docs[0]["spec"]["template"].clone()
 }
 
-/// The container named `name`, a native sidecar or a classic one.
-fn find_container<'a>(pod: &'a Value, name: &str) -> &'a Value {
-    let spec = &pod["spec"];
-    let mut containers = ["initContainers", "containers"]
+/// The proxy container, wherever the template put it.
+fn proxy(pod: &Value) -> Option<&Value> {
+    ["initContainers", "containers"]
         .iter()
-        .filter_map(|list| spec[list].as_array())
-        .flatten();
-    containers.find(|c| c["name"] == name).unwrap()
+        .flat_map(|list| pod["spec"][*list].as_array().into_iter().flatten())
+        .find(|c| c["name"] == "istio-proxy")
 }
 
-/// An env value of `container`.
-fn env_value(pod: &Value, container: &str, name: &str) -> Value {
-    let c = find_container(pod, container);
-    c["env"]
+fn env_value(container: &Value, name: &str) -> Value {
+    container["env"]
         .as_array()
         .unwrap()
         .iter()
@@ -136,70 +160,119 @@ const HOSTILE: &[&str] = &[
     "",
 ];
 
+/// Every embedded template, with and without Multus (so the networks
+/// annotation is rewritten too), gets hostile labels, annotations and
+/// container names: the injected pod's structure never changes, and each
+/// value lands verbatim where it belongs.
 #[test]
 fn hostile_labels_and_annotations_never_change_the_structure() {
-    let engine = engine();
+    let mut multus = RawConfig::embedded().parse().unwrap();
+    multus.values["pilot"]["cni"] = json!({"enabled": true, "provider": "multus"});
+    let engines = [
+        ("default", engine()),
+        ("multus", Engine::compile(multus, 0).unwrap()),
+    ];
+    let templates: Vec<String> = engines[0]
+        .1
+        .config()
+        .inject
+        .templates
+        .keys()
+        .cloned()
+        .collect();
+    assert!(templates.len() >= 4, "{templates:?}");
     let megabyte = "x: y\n- ".repeat(1 << 17);
-    let inject = |value: &str| {
-        let labels = json!({"app": value, "version": value, "security.istio.io/tlsMode": value});
-        let annotations = json!({
-            "sidecar.istio.io/logLevel": value,
-            "sidecar.istio.io/componentLogLevel": value,
-            "kubectl.kubernetes.io/default-container": value,
-            "proxy.istio.io/config": yaml::to_string(&json!({"proxyMetadata": {"HOSTILE": value}})).unwrap(),
-            "free-form/annotation": value,
-        });
-        kube_inject(&engine, &deployment(&labels, &annotations))
-    };
-    let mut baseline_shape = Vec::new();
-    shape(
-        &pod_template(&inject("benign").unwrap().output),
-        "",
-        &mut baseline_shape,
-    );
+    let mut cases = 0;
+    let mut escapes = Vec::new();
+    for (config, engine) in &engines {
+        for template in &templates {
+            let inject = |value: &str| {
+                let labels =
+                    json!({"app": value, "version": value, "security.istio.io/tlsMode": value});
+                let annotations = json!({
+                    "inject.istio.io/templates": template,
+                    "sidecar.istio.io/logLevel": value,
+                    "sidecar.istio.io/componentLogLevel": value,
+                    "kubectl.kubernetes.io/default-container": value,
+                    "k8s.v1.cni.cncf.io/networks": value,
+                    "proxy.istio.io/config": yaml::to_string(&json!({"proxyMetadata": {"HOSTILE": value}})).unwrap(),
+                    "free-form/annotation": value,
+                });
+                let container = format!("web{value}");
+                kube_inject(
+                    engine,
+                    &deployment_with_container(&labels, &annotations, &container),
+                )
+            };
+            let mut baseline_shape = Vec::new();
+            shape(
+                &pod_template(&inject("benign").unwrap().output),
+                "",
+                &mut baseline_shape,
+            );
+            // The megabyte (a size check more than a structure one, and
+            // seconds per case) with the default sidecar only.
+            let huge = (*config == "default" && template == "sidecar").then_some(megabyte.as_str());
+            for value in HOSTILE.iter().copied().chain(huge) {
+                cases += 1;
+                let shown: String = value.chars().take(40).collect();
+                let case = format!("{template} ({config}) with {shown:?}");
+                let output = inject(value)
+                    .unwrap_or_else(|e| panic!("{case}: {e}"))
+                    .output;
+                let pod = pod_template(&output);
+                let mut s = Vec::new();
+                shape(&pod, "", &mut s);
+                if s != baseline_shape {
+                    escapes.push(case);
+                    continue;
+                }
+                check_verbatim(&pod, value, &case);
+            }
+        }
+    }
+    assert!(cases > 4 * 2 * HOSTILE.len(), "{cases} cases");
+    assert_eq!(escapes, Vec::<String>::new(), "structure escapes");
+}
 
-    for value in HOSTILE.iter().copied().chain([megabyte.as_str()]) {
-        let shown: String = value.chars().take(40).collect();
-        let output = inject(value)
-            .unwrap_or_else(|e| panic!("{shown:?}: {e}"))
-            .output;
-        let pod = pod_template(&output);
-        let mut s = Vec::new();
-        shape(&pod, "", &mut s);
-        assert_eq!(
-            s, baseline_shape,
-            "{shown:?} changed the structure of the injected pod"
-        );
-        // ... and the value landed verbatim where it belongs.
-        let labels = &pod["metadata"]["labels"];
-        assert_eq!(labels["app"], json!(value));
-        let expected_revision: String = if value.is_empty() {
+/// The hostile `value` landed verbatim where the templates put it.
+fn check_verbatim(pod: &Value, value: &str, case: &str) {
+    let labels = &pod["metadata"]["labels"];
+    let annotations = &pod["metadata"]["annotations"];
+    assert_eq!(labels["app"], json!(value), "{case}");
+    assert_eq!(annotations["free-form/annotation"], json!(value), "{case}");
+    let container = format!("web{value}");
+    let app = &pod["spec"]["containers"][0];
+    assert_eq!(app["name"], json!(container), "{case}");
+    if let Some(networks) = annotations["k8s.v1.cni.cncf.io/networks"].as_str()
+        && networks != value
+    {
+        let expected = if value.is_empty() {
+            "default/istio-cni".to_string()
+        } else {
+            format!("{value}, default/istio-cni")
+        };
+        assert_eq!(networks, expected, "{case}");
+    }
+    if !labels["service.istio.io/canonical-revision"].is_null() {
+        let expected: String = if value.is_empty() {
             "latest".into()
         } else {
             value.chars().take(63).collect::<String>()
         };
-        let expected_revision = expected_revision
-            .strip_suffix('-')
-            .unwrap_or(&expected_revision);
+        let expected = expected.strip_suffix('-').unwrap_or(&expected);
         assert_eq!(
             labels["service.istio.io/canonical-revision"],
-            json!(expected_revision),
-            "{shown:?}"
+            json!(expected),
+            "{case}"
         );
-        assert_eq!(
-            pod["metadata"]["annotations"]["free-form/annotation"],
-            json!(value)
-        );
-        assert_eq!(
-            env_value(&pod, "istio-proxy", "HOSTILE"),
-            json!(value),
-            "{shown:?}"
-        );
-        let proxy = find_container(&pod, "istio-proxy");
+    }
+    if let Some(proxy) = proxy(pod).filter(|p| p["args"][0] == "proxy") {
+        assert_eq!(env_value(proxy, "HOSTILE"), json!(value), "{case}");
         assert_eq!(
             proxy["args"][4],
             json!(format!("--proxyLogLevel={value}")),
-            "{shown:?}"
+            "{case}"
         );
     }
 }

@@ -76,7 +76,7 @@ pub fn take(pod: &mut Value, sidecar_names: &BTreeSet<String>, overrides: &mut O
 /// Applies the user's overrides onto the injected containers of the same
 /// name, wherever the template put them. `image: auto` keeps the injected
 /// image. An override whose name was not injected goes back where the user
-/// declared it, so nothing the user wrote is lost.
+/// declared it, as written, so nothing the user wrote is lost.
 pub fn apply(pod: &mut Value, overrides: &Overrides) {
     let Some(spec) = spec_mut(pod) else { return };
     for (declared_in, items) in [
@@ -87,9 +87,6 @@ pub fn apply(pod: &mut Value, overrides: &Overrides) {
             let Value::Object(mut fields) = user.clone() else {
                 continue;
             };
-            if fields.get("image").and_then(Value::as_str) == Some("auto") {
-                fields.remove("image");
-            }
             let name = fields.get("name").cloned();
             let location = CONTAINER_LISTS.iter().find_map(|list| {
                 let items = spec.get(*list)?.as_array()?;
@@ -98,7 +95,12 @@ pub fn apply(pod: &mut Value, overrides: &Overrides) {
             });
             let target = location.and_then(|(list, index)| spec[list][index].as_object_mut());
             match target {
-                Some(injected) => merge_object(injected, fields),
+                Some(injected) => {
+                    if fields.get("image").and_then(Value::as_str) == Some("auto") {
+                        fields.remove("image");
+                    }
+                    merge_object(injected, fields);
+                }
                 None => push(spec, declared_in, Value::Object(fields)),
             }
         }

@@ -10,6 +10,7 @@
 pub mod data;
 pub mod go;
 pub mod handlebars;
+mod multus;
 mod safety;
 
 use serde_json::Value;

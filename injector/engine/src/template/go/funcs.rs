@@ -16,6 +16,7 @@ use gotemplate::{
 };
 
 use super::proto;
+use crate::template::multus;
 
 /// sprig, then Istio's functions. `env` reads `environment`, the values the
 /// engine was given for istiod's environment variables (the engine reads no
@@ -296,9 +297,8 @@ fn directory<'a>(args: &[Value<'a>]) -> Result<Value<'a>, FuncError> {
 }
 
 /// `appendMultusNetwork EXISTING NETWORK`: the pod's
-/// `k8s.v1.cni.cncf.io/networks` value with the Istio CNI network added,
-/// in the value's own form (a comma-separated list or a JSON list), unless
-/// it is there already. A JSON value that does not parse is left as it is.
+/// `k8s.v1.cni.cncf.io/networks` value with the Istio CNI network added
+/// ([`multus::edit`]), the pod's text keeping its taint around the addition.
 fn append_multus_network<'a>(args: &[Value<'a>]) -> Result<Value<'a>, FuncError> {
     args.exact(2)?;
     let existing = match &args[0] {
@@ -306,45 +306,22 @@ fn append_multus_network<'a>(args: &[Value<'a>]) -> Result<Value<'a>, FuncError>
         _ => args.string(0)?,
     };
     let network = args.string(1)?;
-    let existing_text = existing.as_str();
-    if existing_text.is_empty() {
-        return Ok(Value::Str(network));
-    }
-    if let Some(close) = existing_text.rfind(']') {
-        let Ok(networks) = serde_json::from_str::<Vec<serde_json::Value>>(existing_text) else {
-            return Ok(Value::Str(existing));
-        };
-        let (namespace, name) = match network.as_str().split_once('/') {
-            Some((ns, name)) => (ns, name),
-            None => ("", network.as_str()),
-        };
-        let present = networks.iter().any(|n| {
-            n["name"].as_str() == Some(name) && n["namespace"].as_str().unwrap_or("") == namespace
-        });
-        if present {
-            return Ok(Value::Str(existing));
-        }
-        let addition = if namespace.is_empty() {
-            format!(", {{\"name\": \"{name}\"}}")
-        } else {
-            format!(", {{\"name\": \"{name}\", \"namespace\": \"{namespace}\"}}")
-        };
-        let mut out = StrBuf::new();
-        out.push(&existing.slice(0..close));
-        out.push_str(&addition);
-        out.push(&existing.slice(close..existing_text.len()));
-        return Ok(Value::Str(out.finish()));
-    }
-    if existing_text
-        .split(',')
-        .any(|n| n.trim() == network.as_str())
-    {
-        return Ok(Value::Str(existing));
-    }
+    let end = existing.as_str().len();
     let mut out = StrBuf::new();
-    out.push(&existing);
-    out.push_str(", ");
-    out.push(&network);
+    match multus::edit(existing.as_str(), network.as_str()) {
+        multus::Edit::Network => return Ok(Value::Str(network)),
+        multus::Edit::Keep => return Ok(Value::Str(existing)),
+        multus::Edit::InsertJson { at, entry } => {
+            out.push(&existing.slice(0..at));
+            out.push_str(&entry);
+            out.push(&existing.slice(at..end));
+        }
+        multus::Edit::AppendItem => {
+            out.push(&existing);
+            out.push_str(", ");
+            out.push(&network);
+        }
+    }
     Ok(Value::Str(out.finish()))
 }
 

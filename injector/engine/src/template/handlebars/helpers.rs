@@ -14,6 +14,7 @@ use handlebars::{
 use serde_json::{Map, Value};
 
 use super::escape::yaml_quoted;
+use crate::template::multus;
 
 type Args<'a> = [Option<&'a Value>];
 type HelperFn = fn(&Args<'_>) -> Result<Value, String>;
@@ -83,7 +84,7 @@ fn failed(name: &str, h: &Helper<'_>, error: String) -> RenderErrorReason {
 
 /// Registers every helper on `registry`.
 pub fn register(registry: &mut Handlebars<'_>) {
-    let computed: [(&'static str, HelperFn); 23] = [
+    let computed: [(&'static str, HelperFn); 24] = [
         ("annotation", annotation),
         ("index", index),
         ("valueOrDefault", value_or_default),
@@ -109,6 +110,7 @@ pub fn register(registry: &mut Handlebars<'_>) {
         ("mergeMaps", merge_maps),
         ("excludeInboundPort", exclude_inbound_port),
         ("includeInboundPorts", include_inbound_ports),
+        ("appendMultusNetwork", append_multus_network),
     ];
     for (name, f) in computed {
         registry.register_helper(name, Box::new(Computed(name, f)));
@@ -367,6 +369,16 @@ fn include_inbound_ports(a: &Args<'_>) -> Result<Value, String> {
         .filter_map(|p| p.get("containerPort").map(|v| text(Some(v))))
         .collect();
     Ok(Value::String(ports.join(",")))
+}
+
+/// `appendMultusNetwork EXISTING NETWORK`: the pod's
+/// `k8s.v1.cni.cncf.io/networks` value (missing is empty) with the Istio
+/// CNI network added, in the value's own list form.
+fn append_multus_network(a: &Args<'_>) -> Result<Value, String> {
+    Ok(Value::String(multus::append(
+        &text(arg(a, 0)),
+        &text(arg(a, 1)),
+    )))
 }
 
 /// `int X`: X as a plain YAML integer; anything else is an error, so a
