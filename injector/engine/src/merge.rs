@@ -81,7 +81,7 @@ pub struct Injected {
 
 impl Injected {
     /// Records the names a rendered fragment adds.
-    fn record(&mut self, fragment: &Value) {
+    pub(crate) fn record(&mut self, fragment: &Value) {
         for (field, into) in [
             ("initContainers", &mut self.init_containers),
             ("containers", &mut self.containers),

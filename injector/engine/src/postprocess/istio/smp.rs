@@ -1,0 +1,221 @@
+//! Kubernetes' strategic merge patch over a Pod, as Istio applies each
+//! rendered template to the pod (`StrategicMergeMapPatchUsingLookupPatchMeta`
+//! with the Pod's patch metadata, unmatched nulls ignored).
+//!
+//! - maps merge key by key; a `null` deletes the key;
+//! - lists the Pod schema marks `patchStrategy: merge` merge item by item on
+//!   their merge key, new items appended in the patch's order; the Pod's
+//!   primitive merge lists (`finalizers`) gain the missing values;
+//! - every other list, and every scalar, is replaced;
+//! - the directives `$patch: replace` and `$patch: delete` work on maps and
+//!   keyed list items; other `$` keys are dropped.
+
+use serde_json::{Map, Value};
+
+/// How a list field merges, from the Pod schema's patch metadata.
+enum Strategy {
+    ByKey(&'static str),
+    Union,
+    Replace,
+}
+
+fn strategy(field: &str) -> Strategy {
+    match field {
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "imagePullSecrets"
+        | "env"
+        | "resourceClaims"
+        | "schedulingGates" => Strategy::ByKey("name"),
+        "volumeMounts" => Strategy::ByKey("mountPath"),
+        "volumeDevices" => Strategy::ByKey("devicePath"),
+        "ports" => Strategy::ByKey("containerPort"),
+        "hostAliases" => Strategy::ByKey("ip"),
+        "topologySpreadConstraints" => Strategy::ByKey("topologyKey"),
+        "ownerReferences" => Strategy::ByKey("uid"),
+        "finalizers" => Strategy::Union,
+        _ => Strategy::Replace,
+    }
+}
+
+/// Why a patch does not apply.
+#[derive(Debug, thiserror::Error)]
+pub enum PatchError {
+    #[error("{field}: an item has no merge key {key:?}")]
+    MissingKey { field: String, key: &'static str },
+    #[error("{field}: cannot merge {patch} into {original}")]
+    Mismatch {
+        field: String,
+        original: &'static str,
+        patch: &'static str,
+    },
+}
+
+/// Applies `patch` to `original`.
+pub fn apply(
+    original: &mut Map<String, Value>,
+    patch: &Map<String, Value>,
+) -> Result<(), PatchError> {
+    if let Some(directive) = patch.get("$patch").and_then(Value::as_str) {
+        match directive {
+            "replace" => {
+                *original = without_directives(patch);
+                return Ok(());
+            }
+            "delete" => {
+                original.clear();
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+    for (key, value) in patch {
+        if key.starts_with('$') {
+            continue;
+        }
+        match (original.get_mut(key), value) {
+            (_, Value::Null) => {
+                original.remove(key);
+            }
+            (None, value) => {
+                original.insert(key.clone(), fresh(value));
+            }
+            (Some(Value::Object(o)), Value::Object(p)) => apply(o, p)?,
+            (Some(Value::Array(o)), Value::Array(p)) => merge_list(key, o, p)?,
+            (
+                Some(o @ (Value::Object(_) | Value::Array(_))),
+                p @ (Value::Object(_) | Value::Array(_)),
+            ) => {
+                return Err(PatchError::Mismatch {
+                    field: key.clone(),
+                    original: kind(o),
+                    patch: kind(p),
+                });
+            }
+            (Some(slot), value) => *slot = fresh(value),
+        }
+    }
+    Ok(())
+}
+
+fn merge_list(field: &str, original: &mut Vec<Value>, patch: &[Value]) -> Result<(), PatchError> {
+    match strategy(field) {
+        Strategy::Replace => {
+            *original = patch.iter().map(fresh).collect();
+        }
+        Strategy::Union => {
+            for item in patch {
+                if !original.contains(item) {
+                    original.push(item.clone());
+                }
+            }
+        }
+        Strategy::ByKey(key) => {
+            if patch
+                .iter()
+                .any(|p| p.get("$patch").and_then(Value::as_str) == Some("replace"))
+            {
+                *original = patch
+                    .iter()
+                    .filter_map(Value::as_object)
+                    .map(without_directives)
+                    .map(Value::Object)
+                    .collect();
+                return Ok(());
+            }
+            for item in patch {
+                let Some(item) = item.as_object() else {
+                    original.push(item.clone());
+                    continue;
+                };
+                let id = item.get(key).ok_or_else(|| PatchError::MissingKey {
+                    field: field.to_string(),
+                    key,
+                })?;
+                let existing = original.iter().position(|o| o.get(key) == Some(id));
+                let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
+                match (existing, delete) {
+                    (Some(i), true) => {
+                        original.remove(i);
+                    }
+                    (None, true) => {}
+                    (Some(i), false) => match &mut original[i] {
+                        Value::Object(o) => apply(o, item)?,
+                        slot => *slot = Value::Object(without_directives(item)),
+                    },
+                    (None, false) => original.push(Value::Object(without_directives(item))),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A patch value taken as it is: its nulls and directives dropped.
+fn fresh(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(without_directives(map)),
+        Value::Array(items) => Value::Array(items.iter().map(fresh).collect()),
+        other => other.clone(),
+    }
+}
+
+fn without_directives(map: &Map<String, Value>) -> Map<String, Value> {
+    map.iter()
+        .filter(|(k, v)| !k.starts_with('$') && !v.is_null())
+        .map(|(k, v)| (k.clone(), fresh(v)))
+        .collect()
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Object(_) => "a map",
+        Value::Array(_) => "a list",
+        _ => "a scalar",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn patched(original: Value, patch: Value) -> Value {
+        let mut o = original.as_object().cloned().unwrap();
+        apply(&mut o, patch.as_object().unwrap()).unwrap();
+        Value::Object(o)
+    }
+
+    #[test]
+    fn merges_as_kubernetes_does() {
+        let out = patched(
+            json!({"spec": {"containers": [{"name": "app", "args": ["a"], "env": [{"name": "X", "value": "1"}]}],
+                "tolerations": [{"key": "a"}]}}),
+            json!({"spec": {"containers": [
+                {"name": "app", "args": ["b"], "env": [{"name": "Y", "value": "2"}]},
+                {"name": "istio-proxy", "image": null, "resources": {"limits": null}}],
+                "tolerations": [{"key": "b"}], "initContainers": []}}),
+        );
+        assert_eq!(
+            out,
+            json!({"spec": {"containers": [
+                {"name": "app", "args": ["b"], "env": [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}]},
+                {"name": "istio-proxy", "resources": {}}],
+                "tolerations": [{"key": "b"}], "initContainers": []}})
+        );
+    }
+
+    #[test]
+    fn directives() {
+        let out = patched(
+            json!({"spec": {"volumes": [{"name": "a"}, {"name": "b"}], "x": {"k": 1}}}),
+            json!({"spec": {"volumes": [{"name": "a", "$patch": "delete"}], "x": {"$patch": "replace", "j": 2}}}),
+        );
+        assert_eq!(
+            out,
+            json!({"spec": {"volumes": [{"name": "b"}], "x": {"j": 2}}})
+        );
+    }
+}
