@@ -42,7 +42,7 @@ pub enum Kind {
     PtrStruct(&'static [Field]),
     /// A slice with `omitempty`.
     List(&'static Kind),
-    /// A slice without `omitempty` (`null` when empty).
+    /// A slice without `omitempty`: written even when empty.
     ListAlways(&'static Kind),
     /// A map with `omitempty`, keys sorted when written.
     Map(&'static Kind),
@@ -259,7 +259,7 @@ static VOLUME: &[Field] = &[
 static POD_SPEC: &[Field] = &[
     ("volumes", List(&Struct(VOLUME))),
     ("initContainers", List(&Struct(CONTAINER))),
-    ("containers", List(&Struct(CONTAINER))),
+    ("containers", ListAlways(&Struct(CONTAINER))),
 ];
 static OBJECT_META: &[Field] = &[
     ("labels", Map(&StrAlways)),
@@ -305,7 +305,8 @@ fn value(v: Value, kind: Kind) -> Option<Value> {
             Some(Value::Object(object(map, fields)))
         }
         (List(_), Value::Array(items)) if items.is_empty() => None,
-        (ListAlways(_), Value::Null) => Some(Value::Null),
+        // Absent stays absent: only a Go zero would write `null`.
+        (ListAlways(_), Value::Null) => None,
         (List(item) | ListAlways(item), Value::Array(items)) => Some(Value::Array(
             items.into_iter().map(|i| element(i, *item)).collect(),
         )),

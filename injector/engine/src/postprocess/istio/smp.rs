@@ -106,13 +106,16 @@ fn merge_list(field: &str, original: &mut Vec<Value>, patch: &[Value]) -> Result
             *original = patch.iter().map(fresh).collect();
         }
         Strategy::Union => {
+            let server_order = original.clone();
             for item in patch {
                 if !original.contains(item) {
                     original.push(item.clone());
                 }
             }
+            order(original, patch, &server_order, |a, b| a == b);
         }
         Strategy::ByKey(key) => {
+            let server_order = original.clone();
             if patch
                 .iter()
                 .any(|p| p.get("$patch").and_then(Value::as_str) == Some("replace"))
@@ -148,9 +151,42 @@ fn merge_list(field: &str, original: &mut Vec<Value>, patch: &[Value]) -> Result
                     (None, false) => original.push(Value::Object(without_directives(item))),
                 }
             }
+            order(original, patch, &server_order, |a, b| {
+                a.get(key).is_some() && a.get(key) == b.get(key)
+            });
         }
     }
     Ok(())
+}
+
+/// `normalizeElementOrder`: the items the patch names in the patch's
+/// order, the others in the original's, interleaved so that two items
+/// both in the original keep their original order.
+fn order(
+    merged: &mut Vec<Value>,
+    patch: &[Value],
+    server_order: &[Value],
+    same: impl Fn(&Value, &Value) -> bool,
+) {
+    let position = |list: &[Value], item: &Value| list.iter().position(|i| same(i, item));
+    let (mut patched, server_only): (Vec<Value>, Vec<Value>) = std::mem::take(merged)
+        .into_iter()
+        .partition(|item| position(patch, item).is_some());
+    patched.sort_by_key(|item| position(patch, item));
+    let (mut left, mut right) = (server_only.into_iter().peekable(), patched.into_iter().peekable());
+    loop {
+        let take_left = match (left.peek(), right.peek()) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(l), Some(r)) => matches!(
+                (position(server_order, l), position(server_order, r)),
+                (Some(li), Some(ri)) if li < ri
+            ),
+        };
+        let next = if take_left { left.next() } else { right.next() };
+        merged.extend(next);
+    }
 }
 
 /// A patch value taken as it is: its nulls and directives dropped.
@@ -205,6 +241,21 @@ mod tests {
                 {"name": "istio-proxy", "resources": {}}],
                 "tolerations": [{"key": "b"}], "initContainers": []}})
         );
+    }
+
+    #[test]
+    fn patched_items_come_first_unless_the_original_orders_them() {
+        let out = patched(
+            json!({"spec": {"volumes": [{"name": "data"}, {"name": "b"}, {"name": "c"}]}}),
+            json!({"spec": {"volumes": [{"name": "x"}, {"name": "c"}, {"name": "y"}]}}),
+        );
+        let names: Vec<&str> = out["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["x", "data", "b", "c", "y"]);
     }
 
     #[test]
