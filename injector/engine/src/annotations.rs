@@ -29,7 +29,9 @@ pub const STATUS_PORT: &str = "status.sidecar.istio.io/port";
 /// How each interpreted annotation's value is checked.
 #[derive(Clone, Copy)]
 enum Check {
-    Ports { wildcard: bool },
+    Ports {
+        wildcard: bool,
+    },
     /// Address ranges; `setting` is the values key the annotation
     /// overrides (`includeIPRanges`), which Istio's errors name.
     Cidrs {

@@ -173,7 +173,10 @@ fn order(
         .into_iter()
         .partition(|item| position(patch, item).is_some());
     patched.sort_by_key(|item| position(patch, item));
-    let (mut left, mut right) = (server_only.into_iter().peekable(), patched.into_iter().peekable());
+    let (mut left, mut right) = (
+        server_only.into_iter().peekable(),
+        patched.into_iter().peekable(),
+    );
     loop {
         let take_left = match (left.peek(), right.peek()) {
             (None, None) => break,
@@ -237,7 +240,7 @@ mod tests {
         assert_eq!(
             out,
             json!({"spec": {"containers": [
-                {"name": "app", "args": ["b"], "env": [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}]},
+                {"name": "app", "args": ["b"], "env": [{"name": "Y", "value": "2"}, {"name": "X", "value": "1"}]},
                 {"name": "istio-proxy", "resources": {}}],
                 "tolerations": [{"key": "b"}], "initContainers": []}})
         );
