@@ -16,63 +16,25 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use injector_engine::config::Text;
 use injector_engine::engine::Engine;
 use injector_engine::manifest::kube_inject::kube_inject;
 use injector_engine::manifest::{ShapeError, for_each_pod};
-use injector_engine::{Config, RawConfig, yaml};
+use injector_engine::{Config, yaml};
 use serde_json::{Map, Value};
+use support::{istio_config, set_path, shared};
 
 /// Differences accepted, as `(case substring, path prefix, reason)`.
 const ACCEPTED: &[(&str, &str, &str)] = &[];
-
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-}
 
 fn testdata() -> PathBuf {
     std::env::var_os("ISTIO_INJECT_TESTDATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| shared().join("istio-testdata/inject"))
-}
-
-/// Istio's two ConfigMaps, as the default installation renders them.
-fn istio_raw_config() -> RawConfig {
-    let dir = shared().join("istio-configmaps");
-    let read = |name: &str| {
-        let path = dir.join(name);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("Istio's ConfigMap {}: {e}", path.display()));
-        (text, path.display().to_string())
-    };
-    let (injector, injector_path) = read("istio-sidecar-injector.yaml");
-    let (mesh, mesh_path) = read("istio.yaml");
-    RawConfig {
-        config: Text::from_file(injector.clone(), &injector_path, "config").unwrap(),
-        values: Text::from_file(injector, &injector_path, "values").unwrap(),
-        mesh: Text::from_file(mesh, &mesh_path, "mesh").unwrap(),
-    }
-}
-
-/// Native sidecars on or off for the whole configuration: the one place
-/// that knows how the engine is told (today the values' `global.nativeSidecar`).
-fn native_sidecars(config: &mut Config, on: bool) {
-    set_path(&mut config.values, "global.nativeSidecar", Value::Bool(on));
-}
-
-fn set_path(root: &mut Value, path: &str, value: Value) {
-    let mut at = root;
-    let parts: Vec<&str> = path.split('.').collect();
-    for part in &parts[..parts.len() - 1] {
-        if !at[*part].is_object() {
-            at[*part] = Value::Object(Map::new());
-        }
-        at = &mut at[*part];
-    }
-    at[parts[parts.len() - 1]] = value;
 }
 
 fn remove_path(root: &mut Value, path: &str) {
@@ -128,8 +90,7 @@ impl Case {
 
     /// The configuration with this case's settings applied.
     fn config(&self) -> Config {
-        let mut config = istio_raw_config().parse().unwrap();
-        native_sidecars(&mut config, self.native_sidecars());
+        let mut config = istio_config(self.native_sidecars());
         let rendered = &self.settings["rendered"];
         for change in rendered["values_changes"].as_array().into_iter().flatten() {
             let path = change["path"].as_str().unwrap();

@@ -148,14 +148,26 @@ fn render_go(
             crate::yaml::parse(&rendered.text).map_err(|e| yaml_error(e.to_string()))?
         }
         Err(e @ yaml_tree::Error::Unsupported { .. }) => {
-            return Err(TemplateError::Unsafe {
-                name: name.to_string(),
-                message: format!(
+            let message = match safety::blame(&rendered, e.line(), e.col(), sources) {
+                Some(culprit) => format!("{culprit}: {e}"),
+                None => format!(
                     "the rendered YAML holds pod strings in a construct whose structure cannot be checked ({e})"
                 ),
+            };
+            return Err(TemplateError::Unsafe {
+                name: name.to_string(),
+                message,
             });
         }
-        Err(e) => return Err(yaml_error(e.to_string())),
+        Err(e) => {
+            return Err(match safety::blame(&rendered, e.line(), e.col(), sources) {
+                Some(message) => TemplateError::Unsafe {
+                    name: name.to_string(),
+                    message: format!("{message}: {e}"),
+                },
+                None => yaml_error(e.to_string()),
+            });
+        }
     };
     check_fragment(name, fragment)
 }
