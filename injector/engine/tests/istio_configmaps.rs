@@ -385,3 +385,122 @@ fn istio_configmaps_give_istios_pods() {
         "differences from Istio's goldens not accepted"
     );
 }
+
+/// The one pod of a one-document manifest after `kube-inject` with Istio's
+/// ConfigMaps (native sidecars on, as on a current cluster).
+fn inject_one(manifest: &Value) -> Value {
+    let engine = Engine::compile(istio_config(true), 0).unwrap();
+    let report = kube_inject(&engine, &yaml::to_string(manifest).unwrap()).unwrap();
+    assert_eq!(report.injected, 1, "{:?}", report.skipped);
+    pods(&report.output).remove(0)
+}
+
+fn names(pod: &Value, list: &str) -> Vec<String> {
+    pod["spec"][list]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn container<'a>(pod: &'a Value, list: &str, name: &str) -> &'a Value {
+    pod["spec"][list]
+        .as_array()
+        .and_then(|l| l.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no {list} {name} in {pod}"))
+}
+
+fn deployment(annotations: Value, labels: Value, containers: Value) -> Value {
+    serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "app", "namespace": "prod"},
+        "spec": {"selector": {"matchLabels": labels}, "template": {
+            "metadata": {"annotations": annotations, "labels": labels},
+            "spec": {"containers": containers}
+        }}
+    })
+}
+
+/// A gateway declares its own `istio-proxy` with `image: auto`: the
+/// gateway template fills it in, the injected image replaces `auto`, and
+/// the pod's own fields are kept and recorded as overrides.
+#[test]
+fn gateway_template_fills_in_the_pods_own_proxy() {
+    let pod = inject_one(&deployment(
+        serde_json::json!({"inject.istio.io/templates": "gateway"}),
+        serde_json::json!({"istio": "ingressgateway", "app": "istio-ingressgateway"}),
+        serde_json::json!([{"name": "istio-proxy", "image": "auto",
+            "securityContext": {"runAsUser": 1337}}]),
+    ));
+    assert_eq!(names(&pod, "containers"), ["istio-proxy"]);
+    assert!(names(&pod, "initContainers").is_empty(), "{pod}");
+    let proxy = container(&pod, "containers", "istio-proxy");
+    assert_eq!(proxy["image"], "registry.istio.io/testing/proxyv2:latest");
+    assert_eq!(proxy["args"][0], "proxy");
+    assert_eq!(proxy["args"][1], "router");
+    assert_eq!(proxy["securityContext"]["runAsUser"], 1337);
+    let overrides: Value = serde_json::from_str(
+        pod["metadata"]["annotations"]["proxy.istio.io/overrides"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(overrides["containers"][0]["name"], "istio-proxy");
+    assert!(
+        overrides["containers"][0].get("image").is_none(),
+        "{overrides}"
+    );
+}
+
+/// `grpc-agent` adds the agent as a sidecar; `grpc-simple` adds the
+/// bootstrap init container and points each app container at it.
+#[test]
+fn grpc_templates_inject_their_pods() {
+    let app = serde_json::json!([{"name": "app", "image": "app:1",
+        "ports": [{"containerPort": 8080}]}]);
+    let pod = inject_one(&deployment(
+        serde_json::json!({"inject.istio.io/templates": "grpc-agent"}),
+        serde_json::json!({"app": "app"}),
+        app.clone(),
+    ));
+    let all: Vec<String> = names(&pod, "initContainers")
+        .into_iter()
+        .chain(names(&pod, "containers"))
+        .collect();
+    assert!(all.contains(&"istio-proxy".to_string()), "{all:?}");
+    assert!(all.contains(&"app".to_string()), "{all:?}");
+    let proxy = find_anywhere(&pod, "istio-proxy");
+    assert_eq!(proxy["args"][0], "proxy");
+    assert_eq!(proxy["args"][1], "sidecar");
+
+    let pod = inject_one(&deployment(
+        serde_json::json!({"inject.istio.io/templates": "grpc-simple"}),
+        serde_json::json!({"app": "app"}),
+        app,
+    ));
+    assert_eq!(names(&pod, "initContainers"), ["grpc-bootstrap-init"]);
+    assert_eq!(names(&pod, "containers"), ["app"]);
+    let env = &container(&pod, "containers", "app")["env"];
+    assert!(
+        env.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "GRPC_XDS_BOOTSTRAP"),
+        "{env}"
+    );
+    assert_eq!(
+        pod["metadata"]["annotations"]["sidecar.istio.io/rewriteAppHTTPProbers"],
+        "false"
+    );
+    assert!(names(&pod, "volumes").contains(&"grpc-io-proxyless-bootstrap".to_string()));
+}
+
+fn find_anywhere<'a>(pod: &'a Value, name: &str) -> &'a Value {
+    ["containers", "initContainers"]
+        .iter()
+        .filter_map(|list| pod["spec"][list].as_array())
+        .flatten()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no container {name} in {pod}"))
+}
