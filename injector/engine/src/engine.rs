@@ -368,20 +368,7 @@ impl Engine {
             let _span = tracing::info_span!("status").entered();
             self.record_status(&mut pod, injected, &overrides)?;
         }
-        let patch = {
-            let _span = tracing::info_span!("patch").entered();
-            patch::diff(req.pod, &pod)?
-        };
-        Ok(Injection {
-            decision: Decision {
-                inject: true,
-                reason: decision::Reason::PolicyEnabled,
-                detail: String::new(),
-            },
-            pod,
-            patch,
-            templates,
-        })
+        finish(req, pod, templates)
     }
 
     /// Istio's `injectPod`, which Istio's templates are written for: the
@@ -433,21 +420,7 @@ impl Engine {
                 .map(|(k, v)| (k.clone(), v.clone()));
             istio::post_process(&mut overlay, &original, &ctx, status, added)?;
         }
-        let pod = overlay.pod;
-        let patch = {
-            let _span = tracing::info_span!("patch").entered();
-            patch::diff(req.pod, &pod)?
-        };
-        Ok(Injection {
-            decision: Decision {
-                inject: true,
-                reason: decision::Reason::PolicyEnabled,
-                detail: String::new(),
-            },
-            pod,
-            patch,
-            templates,
-        })
+        finish(req, overlay.pod, templates)
     }
 
     /// Undoes an earlier injection, so injecting twice is injecting once:
@@ -568,6 +541,28 @@ impl std::fmt::Debug for Engine {
             .field("templates", &self.templates)
             .finish_non_exhaustive()
     }
+}
+
+/// The injection of `pod`, with its patch from the pod as received.
+fn finish(
+    req: &PodRequest<'_>,
+    pod: Value,
+    templates: Vec<String>,
+) -> Result<Injection, InjectError> {
+    let patch = {
+        let _span = tracing::info_span!("patch").entered();
+        patch::diff(req.pod, &pod)?
+    };
+    Ok(Injection {
+        decision: Decision {
+            inject: true,
+            reason: decision::Reason::PolicyEnabled,
+            detail: String::new(),
+        },
+        pod,
+        patch,
+        templates,
+    })
 }
 
 /// A `metadata` map of strings (labels, annotations); absent is empty.

@@ -8,7 +8,7 @@ use crate::pod::name_of;
 
 /// The merge key of a keyed list, by the field that holds it. These are the
 /// `patchMergeKey`s of the Pod schema.
-fn merge_key(field: &str) -> Option<&'static str> {
+pub(crate) fn merge_key(field: &str) -> Option<&'static str> {
     match field {
         "containers"
         | "initContainers"
@@ -16,11 +16,14 @@ fn merge_key(field: &str) -> Option<&'static str> {
         | "volumes"
         | "imagePullSecrets"
         | "env"
-        | "resourceClaims" => Some("name"),
+        | "resourceClaims"
+        | "schedulingGates" => Some("name"),
         "volumeMounts" => Some("mountPath"),
         "volumeDevices" => Some("devicePath"),
         "ports" => Some("containerPort"),
         "hostAliases" => Some("ip"),
+        "topologySpreadConstraints" => Some("topologyKey"),
+        "ownerReferences" => Some("uid"),
         _ => None,
     }
 }

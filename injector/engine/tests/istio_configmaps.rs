@@ -23,10 +23,9 @@ use std::path::{Path, PathBuf};
 
 use injector_engine::engine::Engine;
 use injector_engine::manifest::kube_inject::kube_inject;
-use injector_engine::manifest::{ShapeError, for_each_pod};
 use injector_engine::{Config, yaml};
 use serde_json::{Map, Value};
-use support::{istio_config, set_path, shared};
+use support::{istio_config, item_key, overlay, pods, set_path, shared, status_on_istio_fields};
 
 /// Differences accepted, as `(case substring, path prefix, reason)`.
 const ACCEPTED: &[(&str, &str, &str)] = &[];
@@ -45,17 +44,6 @@ fn remove_path(root: &mut Value, path: &str) {
     }
     if let Value::Object(map) = at {
         map.remove(last);
-    }
-}
-
-fn deep_merge(base: &mut Value, top: &Value) {
-    match (base, top) {
-        (Value::Object(b), Value::Object(t)) => {
-            for (k, v) in t {
-                deep_merge(b.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-        (b, t) => *b = t.clone(),
     }
 }
 
@@ -121,7 +109,7 @@ impl Case {
         if let Some(fragment) = self.settings["mesh"].as_str() {
             let fragment: Value = yaml::parse(fragment).unwrap();
             let mut mesh = serde_json::to_value(&config.mesh).unwrap();
-            deep_merge(&mut mesh, &fragment);
+            overlay(&mut mesh, &fragment);
             config.mesh = serde_json::from_value(mesh).unwrap();
         }
         config
@@ -142,66 +130,6 @@ fn cases(dir: &Path) -> Vec<Case> {
                 && (c.expected_error().is_some() || c.want().is_some_and(|w| dir.join(w).is_file()))
         })
         .collect()
-}
-
-/// The pods of a manifest, in order. Istio puts a CronJob pod's metadata
-/// on `jobTemplate.metadata` (its pods never see it); compared where the
-/// pod template has it.
-fn pods(manifest: &str) -> Vec<Value> {
-    let mut docs = yaml::parse_documents(manifest).unwrap();
-    let mut out = Vec::new();
-    for (i, doc) in docs.iter_mut().enumerate() {
-        if doc["kind"] == "CronJob"
-            && let Some(meta) = doc.pointer("/spec/jobTemplate/metadata").cloned()
-            && meta.as_object().is_some_and(|m| !m.is_empty())
-        {
-            doc["spec"]["jobTemplate"]["spec"]["template"]["metadata"] = meta;
-        }
-        for_each_pod(doc, i, &mut |site| {
-            out.push(site.pod.clone());
-            Ok::<(), ShapeError>(())
-        })
-        .unwrap();
-    }
-    out
-}
-
-/// The status annotation on Istio's fields only, empty lists as Go's null.
-fn status_on_istio_fields(pod: &mut Value) {
-    if let Some(Value::String(status)) =
-        pod.pointer_mut("/metadata/annotations/sidecar.istio.io~1status")
-    {
-        let mut parsed: Value = serde_json::from_str(status).unwrap();
-        if let Value::Object(fields) = &mut parsed {
-            fields.remove("templateHash");
-            fields.remove("snapshotVersion");
-            for list in [
-                "initContainers",
-                "containers",
-                "volumes",
-                "imagePullSecrets",
-            ] {
-                if fields
-                    .get(list)
-                    .and_then(Value::as_array)
-                    .is_some_and(Vec::is_empty)
-                {
-                    fields.insert(list.to_string(), Value::Null);
-                }
-            }
-        }
-        *status = parsed.to_string();
-    }
-}
-
-fn item_key(item: &Value) -> Option<String> {
-    ["name", "mountPath", "containerPort"].iter().find_map(|k| {
-        item.get(*k).map(|v| {
-            v.as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| v.to_string())
-        })
-    })
 }
 
 fn short(v: Option<&Value>) -> String {

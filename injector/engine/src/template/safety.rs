@@ -62,18 +62,13 @@ pub fn blame(
             .char_indices()
             .nth(col.saturating_sub(1))
             .map_or(line_text.len(), |(i, _)| i);
-    let line_end = line_start + line_text.len();
     let spans = rendered.taint.iter().filter(|s| !s.range.is_empty());
     let holding = spans
         .clone()
         .find(|s| s.range.start <= offset && offset <= s.range.end);
     let before = spans
-        .filter(|s| {
-            s.range.start < offset
-                && s.range.end >= line_start.min(offset)
-                && s.range.start <= line_end
-        })
-        .last();
+        .rev()
+        .find(|s| s.range.start < offset && s.range.end >= line_start);
     let span = holding.or(before)?;
     Some(format!(
         "the value of {} breaks the rendered YAML ({:?} does not stay inside one value)",

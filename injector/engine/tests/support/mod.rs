@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use injector_engine::config::Text;
-use injector_engine::{Config, RawConfig};
+use injector_engine::manifest::{ShapeError, for_each_pod};
+use injector_engine::{Config, RawConfig, yaml};
 use serde_json::{Map, Value};
 
 pub fn shared() -> PathBuf {
@@ -55,4 +56,77 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) {
         at = &mut at[*part];
     }
     at[parts[parts.len() - 1]] = value;
+}
+
+/// The pods of a manifest, in order. Istio puts a CronJob pod's metadata
+/// on `jobTemplate.metadata` (its pods never see it); compared where the
+/// pod template has it.
+pub fn pods(manifest: &str) -> Vec<Value> {
+    let mut docs = yaml::parse_documents(manifest).unwrap();
+    let mut out = Vec::new();
+    for (i, doc) in docs.iter_mut().enumerate() {
+        if doc["kind"] == "CronJob"
+            && let Some(meta) = doc.pointer("/spec/jobTemplate/metadata").cloned()
+            && meta.as_object().is_some_and(|m| !m.is_empty())
+        {
+            doc["spec"]["jobTemplate"]["spec"]["template"]["metadata"] = meta;
+        }
+        for_each_pod(doc, i, &mut |site| {
+            out.push(site.pod.clone());
+            Ok::<(), ShapeError>(())
+        })
+        .unwrap();
+    }
+    out
+}
+
+/// The status annotation on Istio's fields only, empty lists as Go's null.
+pub fn status_on_istio_fields(pod: &mut Value) {
+    if let Some(Value::String(status)) =
+        pod.pointer_mut("/metadata/annotations/sidecar.istio.io~1status")
+    {
+        let mut parsed: Value = serde_json::from_str(status).unwrap();
+        if let Value::Object(fields) = &mut parsed {
+            fields.remove("templateHash");
+            fields.remove("snapshotVersion");
+            for list in [
+                "initContainers",
+                "containers",
+                "volumes",
+                "imagePullSecrets",
+            ] {
+                if fields
+                    .get(list)
+                    .and_then(Value::as_array)
+                    .is_some_and(Vec::is_empty)
+                {
+                    fields.insert(list.to_string(), Value::Null);
+                }
+            }
+        }
+        *status = parsed.to_string();
+    }
+}
+
+/// The key a list item is compared by.
+pub fn item_key(item: &Value) -> Option<String> {
+    ["name", "mountPath", "containerPort"].iter().find_map(|k| {
+        item.get(*k).map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string())
+        })
+    })
+}
+
+/// `top` merged into `base`: maps key by key, anything else replaced.
+pub fn overlay(base: &mut Value, top: &Value) {
+    match (base, top) {
+        (Value::Object(b), Value::Object(t)) => {
+            for (k, v) in t {
+                overlay(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, t) => *b = t.clone(),
+    }
 }

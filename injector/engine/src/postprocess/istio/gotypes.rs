@@ -423,31 +423,15 @@ pub fn write_json(v: &Value, kind: Kind, out: &mut String) {
     }
 }
 
-/// `s` as a JSON string, as Go's encoder writes it.
+/// `s` as a JSON string, as Go's encoder writes it (HTML-safe).
 pub fn quote(s: &str) -> String {
-    let mut out = String::new();
-    write_string(s, &mut out);
-    out
+    gotemplate::to_json(&gotemplate::Value::str(s), gotemplate::JsonStyle::default())
+        .as_str()
+        .to_string()
 }
 
-/// A JSON string as Go's encoder writes it (HTML-safe).
 fn write_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", u32::from(c)));
-            }
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    out.push_str(&quote(s));
 }
 
 #[cfg(test)]

@@ -438,16 +438,15 @@ pub fn post_process(
     injected_annotations: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), IstioError> {
     let pod = &mut overlay.pod;
-    annotations_mut(pod);
-    if !pod["metadata"]["labels"].is_object() {
-        pod["metadata"]["labels"] = json!({});
-    }
     let envs = ctx.proxy_envs(original);
     force_env(pod, &envs);
     prometheus::merge(pod, ctx)?;
     prometheus::secure_port(pod);
     probes::rewrite(pod, ctx);
     if let Some((_, network)) = envs.iter().find(|(k, _)| *k == NETWORK_ENV) {
+        if !pod["metadata"]["labels"].is_object() {
+            pod["metadata"]["labels"] = json!({});
+        }
         pod["metadata"]["labels"][NETWORK_LABEL] = json!(network);
     }
     if let Some(annotations) = annotations_mut(pod) {

@@ -12,6 +12,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::merge::merge_key;
+
 /// How a list field merges, from the Pod schema's patch metadata.
 enum Strategy {
     ByKey(&'static str),
@@ -20,23 +22,10 @@ enum Strategy {
 }
 
 fn strategy(field: &str) -> Strategy {
-    match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "volumes"
-        | "imagePullSecrets"
-        | "env"
-        | "resourceClaims"
-        | "schedulingGates" => Strategy::ByKey("name"),
-        "volumeMounts" => Strategy::ByKey("mountPath"),
-        "volumeDevices" => Strategy::ByKey("devicePath"),
-        "ports" => Strategy::ByKey("containerPort"),
-        "hostAliases" => Strategy::ByKey("ip"),
-        "topologySpreadConstraints" => Strategy::ByKey("topologyKey"),
-        "ownerReferences" => Strategy::ByKey("uid"),
-        "finalizers" => Strategy::Union,
-        _ => Strategy::Replace,
+    match (field, merge_key(field)) {
+        ("finalizers", _) => Strategy::Union,
+        (_, Some(key)) => Strategy::ByKey(key),
+        (_, None) => Strategy::Replace,
     }
 }
 
