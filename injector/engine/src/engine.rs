@@ -400,6 +400,7 @@ impl Engine {
             for fragment in fragments.iter() {
                 overlay.apply(fragment, ctx.native_sidecars)?;
             }
+            overlay.settle();
             istio::reapply_overwritten(&mut overlay, &original, &ctx)?;
         }
         {

@@ -270,90 +270,108 @@ static POD: &[Field] = &[
     ("spec", Struct(POD_SPEC)),
 ];
 
-/// The pod after Go's round trip through `corev1.Pod`.
+/// The pod after Go's round trip through `corev1.Pod`, in place.
 pub fn normalize(pod: &mut Value) {
-    if let Some(v) = value(pod.take(), Struct(POD)) {
-        *pod = v;
-    }
+    normalize_as(pod, Struct(POD));
 }
 
 /// A container after Go's round trip through `corev1.Container`.
-pub fn normalize_container(container: Value) -> Value {
-    value(container, Struct(CONTAINER)).unwrap_or_default()
+pub fn normalize_container(mut container: Value) -> Value {
+    normalize_as(&mut container, Struct(CONTAINER));
+    container
 }
 
-/// `v` as Go writes a field of `kind`; `None` when the field is omitted.
-fn value(v: Value, kind: Kind) -> Option<Value> {
-    match (kind, v) {
-        (Str | Ptr | PtrQuantity | PtrStruct(_) | List(_) | Map(_) | Any, Value::Null) => None,
-        (Str, Value::String(s)) if s.is_empty() => None,
-        (StrAlways, Value::Null) => Some(Value::String(String::new())),
-        (Int, Value::Null) => None,
-        (Int, Value::Number(n)) if n.as_f64() == Some(0.0) => None,
-        (IntAlways | IntOrString, Value::Null) => Some(Value::from(0)),
-        (Bool, Value::Null | Value::Bool(false)) => None,
-        (Quantity, Value::Null) => Some(Value::String("0".into())),
+/// Rewrites `v` as Go writes a field of `kind`; false when Go omits it.
+fn normalize_as(v: &mut Value, kind: Kind) -> bool {
+    match (kind, &mut *v) {
+        (
+            Str | Ptr | PtrQuantity | PtrStruct(_) | List(_) | ListAlways(_) | Map(_) | Any | Int
+            | Bool,
+            Value::Null,
+        ) => false,
+        (Str, Value::String(s)) => !s.is_empty(),
+        (Int, Value::Number(n)) => n.as_f64() != Some(0.0),
+        (Bool, Value::Bool(b)) => *b,
+        (StrAlways, Value::Null) => {
+            *v = Value::String(String::new());
+            true
+        }
+        (IntAlways | IntOrString, Value::Null) => {
+            *v = Value::from(0);
+            true
+        }
+        (Quantity, Value::Null) => {
+            *v = Value::String("0".into());
+            true
+        }
         (Quantity | PtrQuantity, Value::String(s)) => {
-            Some(Value::String(quantity::canonical(&s).unwrap_or(s)))
+            if let Some(canonical) = quantity::canonical(s)
+                && canonical != *s
+            {
+                *s = canonical;
+            }
+            true
         }
         (Quantity | PtrQuantity, Value::Number(n)) => {
             let text = n.to_string();
-            Some(Value::String(quantity::canonical(&text).unwrap_or(text)))
+            *v = Value::String(quantity::canonical(&text).unwrap_or(text));
+            true
         }
-        (Struct(fields), Value::Null) => Some(Value::Object(object(Map::new(), fields))),
+        (Struct(fields), Value::Null) => {
+            let mut map = Map::new();
+            object(&mut map, fields);
+            *v = Value::Object(map);
+            true
+        }
         (Struct(fields) | PtrStruct(fields), Value::Object(map)) => {
-            Some(Value::Object(object(map, fields)))
+            object(map, fields);
+            true
         }
-        (List(_), Value::Array(items)) if items.is_empty() => None,
-        // Absent stays absent: only a Go zero would write `null`.
-        (ListAlways(_), Value::Null) => None,
-        (List(item) | ListAlways(item), Value::Array(items)) => Some(Value::Array(
-            items.into_iter().map(|i| element(i, *item)).collect(),
-        )),
-        (Map(_), Value::Object(map)) if map.is_empty() => None,
-        (Map(item), Value::Object(map)) => Some(Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, element(v, *item)))
-                .collect(),
-        )),
-        (_, v) => Some(v),
+        (List(_), Value::Array(items)) if items.is_empty() => false,
+        (List(item) | ListAlways(item), Value::Array(items)) => {
+            items.iter_mut().for_each(|i| element(i, *item));
+            true
+        }
+        (Map(_), Value::Object(map)) if map.is_empty() => false,
+        (Map(item), Value::Object(map)) => {
+            map.values_mut().for_each(|v| element(v, *item));
+            true
+        }
+        _ => true,
     }
 }
 
 /// A slice element or map value: always written (a nil pointer as null).
-fn element(v: Value, kind: Kind) -> Value {
+fn element(v: &mut Value, kind: Kind) {
     let kind = match kind {
         PtrStruct(fields) => Struct(fields),
         Str => StrAlways,
         Int => IntAlways,
         other => other,
     };
-    value(v, kind).unwrap_or(Value::Null)
+    if !normalize_as(v, kind) {
+        *v = Value::Null;
+    }
 }
 
-fn object(map: Map<String, Value>, fields: &[Field]) -> Map<String, Value> {
-    let mut out = Map::new();
-    for (key, v) in map {
-        match fields.iter().find(|(name, _)| *name == key) {
-            Some((_, kind)) => {
-                if let Some(v) = value(v, *kind) {
-                    out.insert(key, v);
-                }
-            }
-            None if v.is_null() => {}
-            None => {
-                out.insert(key, v);
-            }
-        }
-    }
+/// A struct's fields as Go writes them; fields it does not list are kept
+/// unless null.
+fn object(map: &mut Map<String, Value>, fields: &[Field]) {
+    map.retain(|key, v| match fields.iter().find(|(name, _)| name == key) {
+        Some((_, kind)) => normalize_as(v, *kind),
+        None => !v.is_null(),
+    });
     for (name, kind) in fields {
-        if !out.contains_key(*name)
-            && let Some(v) = value(Value::Null, *kind)
+        if matches!(
+            kind,
+            StrAlways | IntAlways | IntOrString | Quantity | Struct(_)
+        ) && !map.contains_key(*name)
         {
-            out.insert((*name).to_string(), v);
+            let mut v = Value::Null;
+            normalize_as(&mut v, *kind);
+            map.insert((*name).to_string(), v);
         }
     }
-    out
 }
 
 /// `v` as Go's `json.Marshal` writes a value of `kind`: struct fields in

@@ -47,7 +47,7 @@ pub enum IstioError {
         message: String,
     },
     #[error("cannot apply the rendered template: {0}")]
-    Patch(#[from] PatchError),
+    Patch(PatchError),
     #[error("{0}")]
     Prometheus(String),
 }
@@ -275,6 +275,11 @@ impl Overlay {
         merge(&mut self.pod, patch)
     }
 
+    /// The pod in Go's form, as Istio's steps after the templates see it.
+    pub fn settle(&mut self) {
+        gotypes::normalize(&mut self.pod);
+    }
+
     /// What the templates added, for the status annotation.
     pub fn injected(&self) -> Injected {
         let mut injected = Injected::default();
@@ -283,11 +288,13 @@ impl Overlay {
     }
 }
 
+/// One strategic merge. The pod is brought to Go's form once the
+/// templates are applied and once at the end, which is where Istio's steps
+/// read it.
 fn merge(pod: &mut Value, patch: &Map<String, Value>) -> Result<(), IstioError> {
     if let Value::Object(map) = pod {
-        smp::apply(map, patch)?;
+        smp::apply(map, patch).map_err(IstioError::Patch)?;
     }
-    gotypes::normalize(pod);
     Ok(())
 }
 
