@@ -19,6 +19,8 @@ mod prometheus;
 mod quantity;
 mod smp;
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value, json};
 
 use crate::annotations;
@@ -179,7 +181,13 @@ pub fn typed(pod: &Value) -> Value {
 /// The pod the templates see (`reinsertOverrides(stripPod(pod))`): what an
 /// earlier injection added removed, its Prometheus rewrite undone, its
 /// status dropped, and the recorded overrides back in place.
-pub fn strip(pod: &Value, ctx: &Context<'_>) -> Result<Value, IstioError> {
+pub fn strip<'a>(pod: &'a Value, ctx: &Context<'_>) -> Result<Cow<'a, Value>, IstioError> {
+    let meta = &pod["metadata"];
+    if annotations::get(meta, annotations::STATUS).is_none()
+        && annotations::get(meta, annotations::OVERRIDES).is_none()
+    {
+        return Ok(Cow::Borrowed(pod));
+    }
     let mut pod = pod.clone();
     // An unreadable status is no earlier injection, as in Istio.
     let status = annotations::get(&pod["metadata"], annotations::STATUS)
@@ -221,7 +229,7 @@ pub fn strip(pod: &Value, ctx: &Context<'_>) -> Result<Value, IstioError> {
             }
         }
     }
-    Ok(pod)
+    Ok(Cow::Owned(pod))
 }
 
 /// `proxy.istio.io/overrides`: the pod's own versions of injected containers.
@@ -256,7 +264,7 @@ impl Overlay {
         let Some(patch) = fragment.as_object() else {
             return Ok(());
         };
-        merge(&mut self.template, patch)?;
+        merge(&mut self.template, &skeleton(fragment))?;
         if native
             && find(list(&self.template, "initContainers"), PROXY).is_some()
             && find(list(&self.pod, "containers"), PROXY).is_some()
@@ -291,6 +299,29 @@ impl Overlay {
 /// One strategic merge. The pod is brought to Go's form once the
 /// templates are applied and once at the end, which is where Istio's steps
 /// read it.
+/// The names of what a fragment adds, under their lists: all the
+/// template pod is read for, and all that decides its order.
+fn skeleton(fragment: &Value) -> Map<String, Value> {
+    let mut spec = Map::new();
+    for field in [
+        "initContainers",
+        "containers",
+        "volumes",
+        "imagePullSecrets",
+    ] {
+        if let Some(items) = fragment["spec"][field].as_array() {
+            let names = items
+                .iter()
+                .filter_map(|i| Some(json!({"name": i.get("name")?})))
+                .collect();
+            spec.insert(field.to_string(), Value::Array(names));
+        }
+    }
+    let mut out = Map::new();
+    out.insert("spec".into(), Value::Object(spec));
+    out
+}
+
 fn merge(pod: &mut Value, patch: &Map<String, Value>) -> Result<(), IstioError> {
     if let Value::Object(map) = pod {
         smp::apply(map, patch).map_err(IstioError::Patch)?;
