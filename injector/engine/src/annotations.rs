@@ -29,8 +29,15 @@ pub const STATUS_PORT: &str = "status.sidecar.istio.io/port";
 /// How each interpreted annotation's value is checked.
 #[derive(Clone, Copy)]
 enum Check {
-    Ports { wildcard: bool },
-    Cidrs,
+    Ports {
+        wildcard: bool,
+    },
+    /// Address ranges; `setting` is the values key the annotation
+    /// overrides (`includeIPRanges`), which Istio's errors name.
+    Cidrs {
+        wildcard: bool,
+        setting: &'static str,
+    },
     Port,
     Count,
     Quantity,
@@ -58,11 +65,17 @@ const CHECKED: &[(&str, Check)] = &[
     ),
     (
         "traffic.sidecar.istio.io/includeOutboundIPRanges",
-        Check::Cidrs,
+        Check::Cidrs {
+            wildcard: true,
+            setting: "includeIPRanges",
+        },
     ),
     (
         "traffic.sidecar.istio.io/excludeOutboundIPRanges",
-        Check::Cidrs,
+        Check::Cidrs {
+            wildcard: false,
+            setting: "excludeIPRanges",
+        },
     ),
     (
         "traffic.sidecar.istio.io/kubevirtInterfaces",
@@ -127,11 +140,13 @@ fn check_value(check: Check, value: &str) -> Result<(), String> {
             }
             list(value).try_for_each(port)
         }
-        Check::Cidrs => {
-            if value.trim() == "*" {
+        Check::Cidrs { wildcard, setting } => {
+            if wildcard && value.trim() == "*" {
                 return Ok(());
             }
-            list(value).try_for_each(cidr)
+            list(value)
+                .try_for_each(cidr)
+                .map_err(|e| format!("{e} (the {setting} setting)"))
         }
         Check::Port => port(value.trim()),
         Check::Count => value

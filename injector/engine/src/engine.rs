@@ -15,6 +15,7 @@ use crate::decision::{self, Decision, Subject, Trace};
 use crate::merge::{self, Injected};
 use crate::patch::{self, PatchError};
 use crate::pod;
+use crate::postprocess::istio::{self, IstioError};
 use crate::postprocess::overrides::{self, Overrides};
 use crate::postprocess::{self, PROXY_CONTAINER, probes};
 use crate::status::Status;
@@ -59,6 +60,8 @@ pub enum InjectError {
     InvalidResult(String),
     #[error("cannot serialize {what}: {message}")]
     Serialize { what: &'static str, message: String },
+    #[error(transparent)]
+    Istio(#[from] IstioError),
 }
 
 impl InjectError {
@@ -73,6 +76,7 @@ impl InjectError {
             InjectError::Template(_) => "template_error",
             InjectError::InvalidResult(_) => "invalid_result",
             InjectError::Serialize { .. } => "internal",
+            InjectError::Istio(_) => "postprocess_error",
         }
     }
 
@@ -347,13 +351,16 @@ impl Engine {
 
     /// Injects without deciding: every step after the decision.
     fn inject(&self, req: &PodRequest<'_>) -> Result<Injection, InjectError> {
+        if self.templates.dialect() == Dialect::Go {
+            return self.inject_as_istio(req);
+        }
         let mut pod = req.pod.clone();
         let overrides = {
             let _span = tracing::info_span!("prepare").entered();
             self.prepare(&mut pod)?
         };
         let templates = self.select_templates(&pod["metadata"])?;
-        let (fragments, settings) = self.render(req, &pod, &templates)?;
+        let (fragments, settings, _) = self.render(req, &pod, &templates)?;
         let injected = {
             let _span = tracing::info_span!("merge").entered();
             merge::merge_fragments(&mut pod, &fragments)
@@ -366,20 +373,60 @@ impl Engine {
             let _span = tracing::info_span!("status").entered();
             self.record_status(&mut pod, injected, &overrides)?;
         }
-        let patch = {
-            let _span = tracing::info_span!("patch").entered();
-            patch::diff(req.pod, &pod)?
+        finish(req, pod, templates)
+    }
+
+    /// Istio's `injectPod`, which Istio's templates are written for: the
+    /// templates see the pod with any earlier injection undone, each
+    /// rendered template is merged into the pod as received, and Istio's
+    /// post-processing follows ([`istio`]).
+    fn inject_as_istio(&self, req: &PodRequest<'_>) -> Result<Injection, InjectError> {
+        let original = istio::typed(req.pod);
+        let mesh = self.inputs.mesh();
+        let mut ctx = istio::Context {
+            mesh,
+            values: self.inputs.values(),
+            proxy_config: &Value::Null,
+            native_sidecars: false,
+            hold_application: false,
         };
-        Ok(Injection {
-            decision: Decision {
-                inject: true,
-                reason: decision::Reason::PolicyEnabled,
-                detail: String::new(),
-            },
-            pod,
-            patch,
-            templates,
-        })
+        let stripped = {
+            let _span = tracing::info_span!("prepare").entered();
+            istio::strip(&original, &ctx)?
+        };
+        let templates = self.select_templates(&stripped["metadata"])?;
+        let (fragments, settings, proxy_config) = self.render(req, &stripped, &templates)?;
+        ctx.proxy_config = &proxy_config;
+        ctx.hold_application = settings.hold_application;
+        ctx.native_sidecars = self.inputs.native_sidecars(&original["metadata"])?;
+        let mut overlay = istio::Overlay::new(original.clone());
+        {
+            let _span = tracing::info_span!("merge").entered();
+            for fragment in fragments.iter() {
+                overlay.apply(fragment, ctx.native_sidecars)?;
+            }
+            overlay.settle();
+            istio::reapply_overwritten(&mut overlay, &original, &ctx)?;
+        }
+        {
+            let _span = tracing::info_span!("postprocess").entered();
+            let status = Status::new(
+                overlay.injected(),
+                self.revision(),
+                &self.hash,
+                self.version,
+            )
+            .annotation()
+            .map_err(InjectError::serialize("the status annotation"))?;
+            let added = self
+                .config
+                .inject
+                .injected_annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()));
+            istio::post_process(&mut overlay, &original, &ctx, status, added)?;
+        }
+        finish(req, overlay.pod, templates)
     }
 
     /// Undoes an earlier injection, so injecting twice is injecting once:
@@ -420,7 +467,7 @@ impl Engine {
         req: &PodRequest<'_>,
         pod: &Value,
         templates: &[String],
-    ) -> Result<(Arc<Vec<Value>>, postprocess::Settings), InjectError> {
+    ) -> Result<(Arc<Vec<Value>>, postprocess::Settings, Value), InjectError> {
         let span = tracing::info_span!(
             "render",
             injection.templates = %templates.join(","),
@@ -458,12 +505,12 @@ impl Engine {
             .map_err(InjectError::serialize("the render cache key"))?;
         if let Some(hit) = self.rendered.get(key.as_slice()) {
             span.record("render.cached", true);
-            return Ok((hit, settings));
+            return Ok((hit, settings, pod_data.proxy_config));
         }
         span.record("render.cached", false);
         let fragments = Arc::new(self.templates.render(templates, &self.inputs, &pod_data)?);
         self.rendered.insert(key.into(), fragments.clone());
-        Ok((fragments, settings))
+        Ok((fragments, settings, pod_data.proxy_config))
     }
 
     /// Adds the status annotation, the recorded overrides and the
@@ -505,6 +552,28 @@ impl std::fmt::Debug for Engine {
             .field("templates", &self.templates)
             .finish_non_exhaustive()
     }
+}
+
+/// The injection of `pod`, with its patch from the pod as received.
+fn finish(
+    req: &PodRequest<'_>,
+    pod: Value,
+    templates: Vec<String>,
+) -> Result<Injection, InjectError> {
+    let patch = {
+        let _span = tracing::info_span!("patch").entered();
+        patch::diff(req.pod, &pod)?
+    };
+    Ok(Injection {
+        decision: Decision {
+            inject: true,
+            reason: decision::Reason::PolicyEnabled,
+            detail: String::new(),
+        },
+        pod,
+        patch,
+        templates,
+    })
 }
 
 /// A `metadata` map of strings (labels, annotations); absent is empty.

@@ -8,7 +8,7 @@ use crate::pod::name_of;
 
 /// The merge key of a keyed list, by the field that holds it. These are the
 /// `patchMergeKey`s of the Pod schema.
-fn merge_key(field: &str) -> Option<&'static str> {
+pub(crate) fn merge_key(field: &str) -> Option<&'static str> {
     match field {
         "containers"
         | "initContainers"
@@ -16,11 +16,14 @@ fn merge_key(field: &str) -> Option<&'static str> {
         | "volumes"
         | "imagePullSecrets"
         | "env"
-        | "resourceClaims" => Some("name"),
+        | "resourceClaims"
+        | "schedulingGates" => Some("name"),
         "volumeMounts" => Some("mountPath"),
         "volumeDevices" => Some("devicePath"),
         "ports" => Some("containerPort"),
         "hostAliases" => Some("ip"),
+        "topologySpreadConstraints" => Some("topologyKey"),
+        "ownerReferences" => Some("uid"),
         _ => None,
     }
 }
@@ -29,7 +32,7 @@ fn merge_key(field: &str) -> Option<&'static str> {
 pub fn merge_fragments(pod: &mut Value, fragments: &[Value]) -> Injected {
     let mut injected = Injected::default();
     for fragment in fragments {
-        injected.record(pod, fragment);
+        injected.record_added(pod, fragment);
         if let (Value::Object(base), Value::Object(patch)) = (&mut *pod, fragment) {
             merge_object(base, patch.clone());
         }
@@ -80,11 +83,21 @@ pub struct Injected {
 }
 
 impl Injected {
+    /// Records every name a rendered fragment holds, as Istio's status
+    /// lists them.
+    pub(crate) fn record(&mut self, fragment: &Value) {
+        self.record_except(fragment, None);
+    }
+
     /// Records the names a rendered fragment adds to `pod`. An item the pod
     /// already declares is filled in, not added (a gRPC template setting
     /// the app containers' environment): it is the user's, so re-injection
     /// must not strip it, and it stays an application container.
-    fn record(&mut self, pod: &Value, fragment: &Value) {
+    fn record_added(&mut self, pod: &Value, fragment: &Value) {
+        self.record_except(fragment, Some(pod));
+    }
+
+    fn record_except(&mut self, fragment: &Value, declared_by: Option<&Value>) {
         for (field, into) in [
             ("initContainers", &mut self.init_containers),
             ("containers", &mut self.containers),
@@ -92,7 +105,10 @@ impl Injected {
             ("imagePullSecrets", &mut self.image_pull_secrets),
         ] {
             let declared = |name: &str| {
-                let items = pod["spec"][field].as_array().into_iter().flatten();
+                let items = declared_by
+                    .and_then(|pod| pod["spec"][field].as_array())
+                    .into_iter()
+                    .flatten();
                 items.filter_map(name_of).any(|n| n == name)
             };
             let items = fragment["spec"][field].as_array().into_iter().flatten();

@@ -10,10 +10,10 @@ mod support;
 
 use std::collections::BTreeSet;
 
+use injector_engine::config::ClusterFacts;
 use injector_engine::config::Text;
 use injector_engine::engine::Engine;
 use injector_engine::manifest::kube_inject::kube_inject;
-use injector_engine::config::ClusterFacts;
 use injector_engine::{RawConfig, yaml};
 use serde_json::{Value, json};
 use support::overlay;

@@ -16,14 +16,12 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use injector_engine::RawConfig;
 use injector_engine::config::ClusterFacts;
 use injector_engine::engine::Engine;
-use injector_engine::manifest::ShapeError;
-use injector_engine::manifest::for_each_pod;
 use injector_engine::manifest::kube_inject::kube_inject;
-use injector_engine::{RawConfig, yaml};
 use serde_json::{Map, Value, json};
-use support::overlay;
+use support::{item_key, overlay, pods, status_on_istio_fields};
 
 /// Differences we accept, by path pattern, with the reason.
 const EXPLAINED: &[(&str, &str)] = &[
@@ -138,27 +136,6 @@ fn engine_for(output: &str) -> Engine {
     Engine::compile(config, 0).unwrap()
 }
 
-/// The pods of a manifest, in order.
-fn pods(manifest: &str) -> Vec<Value> {
-    let mut docs = yaml::parse_documents(manifest).unwrap();
-    let mut out = Vec::new();
-    for (i, doc) in docs.iter_mut().enumerate() {
-        // Istio puts a CronJob's added metadata on the jobTemplate, not on
-        // the pod template; move it where the pod would get it.
-        if doc["kind"] == "CronJob"
-            && let Some(meta) = doc.pointer("/spec/jobTemplate/metadata").cloned()
-        {
-            doc["spec"]["jobTemplate"]["spec"]["template"]["metadata"] = meta;
-        }
-        for_each_pod(doc, i, &mut |site| {
-            out.push(site.pod.clone());
-            Ok::<(), ShapeError>(())
-        })
-        .unwrap();
-    }
-    out
-}
-
 fn names(pod: &Value, list: &str) -> Vec<String> {
     pod["spec"][list]
         .as_array()
@@ -227,16 +204,6 @@ fn normalize(v: &mut Value, key: &str) {
     }
 }
 
-fn item_key(item: &Value) -> Option<String> {
-    ["name", "mountPath", "containerPort"].iter().find_map(|k| {
-        item.get(*k).map(|v| {
-            v.as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| v.to_string())
-        })
-    })
-}
-
 /// Paths where `ours` and `theirs` differ; lists of named items are compared
 /// by name.
 fn diff(path: &str, ours: &Value, theirs: &Value, out: &mut Vec<String>) {
@@ -274,34 +241,6 @@ fn diff(path: &str, ours: &Value, theirs: &Value, out: &mut Vec<String>) {
         }
         (a, b) if a != b => out.push(path.to_string()),
         _ => {}
-    }
-}
-
-/// The annotation maps compare as maps, with our status annotation reduced
-/// to Istio's fields.
-fn annotations_as_items(pod: &mut Value) {
-    if let Some(Value::Object(anns)) = pod.pointer_mut("/metadata/annotations")
-        && let Some(Value::String(status)) = anns.get_mut("sidecar.istio.io/status")
-    {
-        let mut parsed: Value = serde_json::from_str(status).unwrap();
-        if let Value::Object(fields) = &mut parsed {
-            fields.remove("templateHash");
-            fields.remove("snapshotVersion");
-            for list in [
-                "initContainers",
-                "containers",
-                "volumes",
-                "imagePullSecrets",
-            ] {
-                if fields
-                    .get(list)
-                    .is_some_and(|v| v.as_array().is_some_and(Vec::is_empty))
-                {
-                    fields.insert(list.to_string(), Value::Null);
-                }
-            }
-        }
-        *status = parsed.to_string();
     }
 }
 
@@ -384,8 +323,8 @@ fn matches_istio_layout_for_every_reference_case() {
                     capture_args(&theirs)
                 ));
             }
-            annotations_as_items(&mut ours);
-            annotations_as_items(&mut theirs);
+            status_on_istio_fields(&mut ours);
+            status_on_istio_fields(&mut theirs);
             normalize(&mut ours, "");
             normalize(&mut theirs, "");
             let mut paths = Vec::new();

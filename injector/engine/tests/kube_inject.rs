@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod support;
+
 use std::path::Path;
 
 use injector_engine::engine::{Engine, InjectError};
@@ -181,7 +183,7 @@ fn hostile_labels_and_annotations_never_change_the_structure() {
         .cloned()
         .collect();
     assert!(templates.len() >= 4, "{templates:?}");
-    let megabyte = "x: y\n- ".repeat(1 << 17);
+    let megabyte = megabyte();
     let mut cases = 0;
     let mut escapes = Vec::new();
     for (config, engine) in &engines {
@@ -311,5 +313,111 @@ fn hostile_values_in_numeric_or_validated_annotations_are_rejected_by_name() {
                 "{message}"
             );
         }
+    }
+}
+
+/// The labels and annotations a hostile test sets, each to `value`.
+fn hostile_metadata(value: &str) -> (Value, Value) {
+    let labels = json!({"app": value, "version": value, "security.istio.io/tlsMode": value});
+    let annotations = json!({
+        "sidecar.istio.io/logLevel": value,
+        "sidecar.istio.io/componentLogLevel": value,
+        "kubectl.kubernetes.io/default-container": value,
+        "proxy.istio.io/config": yaml::to_string(&json!({"proxyMetadata": {"HOSTILE": value}})).unwrap(),
+        "free-form/annotation": value,
+    });
+    (labels, annotations)
+}
+
+fn megabyte() -> String {
+    "x: y\n- ".repeat(1 << 17)
+}
+
+/// Istio's own templates paste pod strings into YAML unescaped; with them
+/// a hostile value must either land as a value, the pod's structure
+/// unchanged, or be refused with an error naming the label or annotation.
+#[test]
+fn hostile_labels_and_annotations_never_change_the_structure_with_istios_templates() {
+    for native in [true, false] {
+        let engine = Engine::compile(support::istio_config(native), 0).unwrap();
+        let inject = |value: &str| {
+            let (labels, annotations) = hostile_metadata(value);
+            kube_inject(&engine, &deployment(&labels, &annotations))
+        };
+        let mut baseline = Vec::new();
+        shape(
+            &pod_template(&inject("benign").unwrap().output),
+            "",
+            &mut baseline,
+        );
+        let (hostile_labels, hostile_annotations) = hostile_metadata("");
+        let names: Vec<String> = hostile_labels
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| format!("label {k:?}"))
+            .chain(
+                hostile_annotations
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(|k| format!("annotation {k:?}")),
+            )
+            .collect();
+        let megabyte = megabyte();
+        let (mut escapes, mut refused) = (Vec::new(), 0);
+        for value in HOSTILE.iter().copied().chain([megabyte.as_str()]) {
+            let shown: String = value.chars().take(40).collect();
+            match inject(value) {
+                Ok(report) => {
+                    let pod = pod_template(&report.output);
+                    let mut s = Vec::new();
+                    shape(&pod, "", &mut s);
+                    let extra: Vec<&String> = s.iter().filter(|p| !baseline.contains(p)).collect();
+                    let missing: Vec<&String> =
+                        baseline.iter().filter(|p| !s.contains(p)).collect();
+                    // Go's types write an empty env value as no value.
+                    let empty_env = |p: &&String| {
+                        value.is_empty() && p.contains("/env/") && p.ends_with("/value: string")
+                    };
+                    if !extra.is_empty() || !missing.iter().all(empty_env) {
+                        escapes.push(format!("{shown:?}: +{extra:?} -{missing:?}"));
+                    }
+                    assert_eq!(pod["metadata"]["labels"]["app"], json!(value), "{shown:?}");
+                    assert_eq!(
+                        pod["metadata"]["annotations"]["free-form/annotation"],
+                        json!(value),
+                        "{shown:?}"
+                    );
+                }
+                Err(error) => {
+                    refused += 1;
+                    let message = error.to_string();
+                    assert!(
+                        matches!(
+                            error,
+                            ManifestError::Inject {
+                                error: InjectError::Template(_),
+                                ..
+                            }
+                        ) && names.iter().any(|n| message.contains(n.as_str())),
+                        "{shown:?}: the error must name the label or annotation: {message}"
+                    );
+                }
+            }
+        }
+        println!(
+            "Istio's templates, native sidecars {native}: {} hostile values, {refused} refused by name, {} structure escapes",
+            HOSTILE.len() + 1,
+            escapes.len()
+        );
+        assert!(
+            escapes.is_empty(),
+            "native={native}: structure escapes for {escapes:?}"
+        );
+        assert!(
+            refused < HOSTILE.len(),
+            "native={native}: benign-looking values must inject ({refused} refused)"
+        );
     }
 }

@@ -4,7 +4,9 @@
 use serde_json::Value;
 
 use super::{ManifestError, for_each_pod, parse};
+use crate::config::Dialect;
 use crate::engine::{Engine, Outcome, PodRequest};
+use crate::postprocess::istio;
 use crate::yaml;
 
 /// The injected manifest and what was skipped, and why.
@@ -34,10 +36,17 @@ pub fn kube_inject(engine: &Engine, input: &str) -> Result<Report, ManifestError
                     error,
                 })?;
             match outcome {
-                Outcome::Skipped(d) => report.skipped.push(format!(
-                    "{}: not injected ({}): {}",
-                    site.object, d.reason, d.detail
-                )),
+                Outcome::Skipped(d) => {
+                    // Istio's kube-inject writes every pod through Go's
+                    // types, injected or not; with its templates, so do we.
+                    if engine.dialect() == Dialect::Go {
+                        *site.pod = istio::typed(site.pod);
+                    }
+                    report.skipped.push(format!(
+                        "{}: not injected ({}): {}",
+                        site.object, d.reason, d.detail
+                    ));
+                }
                 Outcome::Injected(injection) => {
                     *site.pod = injection.pod;
                     report.injected += 1;

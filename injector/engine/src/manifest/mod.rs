@@ -96,10 +96,12 @@ pub fn for_each_pod<E: From<ShapeError>>(
         .to_string();
     let api_version = doc["apiVersion"].as_str().unwrap_or_default().to_string();
     if pointer.is_empty() {
+        // A Pod belongs to its controller, as in the webhook.
+        let workload = Workload::of_pod(doc);
         return visit(PodSite {
             object,
             namespace,
-            workload: Workload::new(&name, "Pod", "v1"),
+            workload,
             pod: doc,
         });
     }

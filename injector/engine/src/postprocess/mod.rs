@@ -3,10 +3,14 @@
 //! [`probes`] are pointed at the proxy agent, and the containers are put in
 //! [`order`].
 //!
+//! [`istio`] holds Istio's own steps, which the Go dialect follows instead
+//! (Istio's templates expect Istio's merge and post-processing).
+//!
 //! Each submodule also owns the inverse its step needs for idempotent
 //! re-injection (taking overrides out, restoring probes), which the engine
 //! runs before rendering.
 
+pub mod istio;
 pub mod order;
 pub mod overrides;
 pub mod probes;

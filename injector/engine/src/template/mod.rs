@@ -138,25 +138,47 @@ fn render_go(
     let rendered = template
         .execute(data)
         .map_err(|e| render_error(e.to_string()))?;
-    let (fragment, spans) = read_rendered(name, &rendered.text)?;
-    match spans {
-        Some(spans) => {
-            safety::check(&rendered, &spans, sources).map_err(|message| TemplateError::Unsafe {
-                name: name.to_string(),
-                message,
-            })?
+    let yaml_error = |message: String| TemplateError::Yaml {
+        name: name.to_string(),
+        message,
+    };
+    let fragment = match yaml_tree::parse(&rendered.text) {
+        Ok(document) => {
+            safety::check(&rendered, &document.spans, sources).map_err(|message| {
+                TemplateError::Unsafe {
+                    name: name.to_string(),
+                    message,
+                }
+            })?;
+            document.value
         }
-        // Without spans the check cannot vouch for pod strings.
-        None if rendered.taint.is_empty() => {}
-        None => {
+        // YAML outside the fast reader's subset: only the full parser reads
+        // it, and without spans the check cannot vouch for pod strings in it.
+        Err(yaml_tree::Error::Unsupported { .. }) if rendered.taint.is_empty() => {
+            crate::yaml::parse(&rendered.text).map_err(|e| yaml_error(e.to_string()))?
+        }
+        Err(e @ yaml_tree::Error::Unsupported { .. }) => {
+            let message = match safety::blame(&rendered, e.line(), e.col(), sources) {
+                Some(culprit) => format!("{culprit}: {e}"),
+                None => format!(
+                    "the rendered YAML holds pod strings in a construct whose structure cannot be checked ({e})"
+                ),
+            };
             return Err(TemplateError::Unsafe {
                 name: name.to_string(),
-                message: "the rendered YAML holds pod strings in a construct whose structure \
-                          cannot be checked (anchors, tags or the like)"
-                    .to_string(),
+                message,
             });
         }
-    }
+        Err(e) => {
+            return Err(match safety::blame(&rendered, e.line(), e.col(), sources) {
+                Some(message) => TemplateError::Unsafe {
+                    name: name.to_string(),
+                    message: format!("{message}: {e}"),
+                },
+                None => yaml_error(e.to_string()),
+            });
+        }
+    };
     check_fragment(name, fragment)
 }
 

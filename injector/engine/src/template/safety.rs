@@ -41,6 +41,42 @@ pub fn check(
     ))
 }
 
+/// The pod string most likely to have broken the rendered YAML where the
+/// reader stopped (1-based `line`, `col` in characters): one that holds
+/// that point, else the last one before it on its line.
+pub fn blame(
+    rendered: &Rendered,
+    line: usize,
+    col: usize,
+    sources: &Sources<'_>,
+) -> Option<String> {
+    let text = &rendered.text;
+    let line_start = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>();
+    let line_text = text.get(line_start..)?.split('\n').next().unwrap_or("");
+    let offset = line_start
+        + line_text
+            .char_indices()
+            .nth(col.saturating_sub(1))
+            .map_or(line_text.len(), |(i, _)| i);
+    let spans = rendered.taint.iter().filter(|s| !s.range.is_empty());
+    let holding = spans
+        .clone()
+        .find(|s| s.range.start <= offset && offset <= s.range.end);
+    let before = spans
+        .rev()
+        .find(|s| s.range.start < offset && s.range.end >= line_start);
+    let span = holding.or(before)?;
+    Some(format!(
+        "the value of {} breaks the rendered YAML ({:?} does not stay inside one value)",
+        describe(span.origin, sources),
+        excerpt(rendered, span)
+    ))
+}
+
 /// The offending text, shortened.
 fn excerpt(rendered: &Rendered, span: &Span) -> String {
     let text = rendered.text.get(span.range.clone()).unwrap_or("");

@@ -217,9 +217,28 @@ pub static PROXY_CONFIG: StructDef = StructDef {
     lower_camel_rest: true,
 };
 
+/// The OpenTelemetry provider, whose attribute enrichment
+/// `otelResourceAttributes` reads.
+static OPENTELEMETRY_PROVIDER: StructDef = StructDef {
+    name: "v1alpha1.MeshConfig_ExtensionProvider_OpenTelemetryTracingProvider",
+    fields: &[field(
+        "ServiceAttributeEnrichment",
+        "serviceAttributeEnrichment",
+        Kind::String,
+    )],
+    lower_camel_rest: true,
+};
+
 static EXTENSION_PROVIDER: StructDef = StructDef {
     name: "v1alpha1.MeshConfig_ExtensionProvider",
-    fields: &[field("Name", "name", Kind::String)],
+    fields: &[
+        field("Name", "name", Kind::String),
+        field(
+            "Opentelemetry",
+            "opentelemetry",
+            Kind::Struct(&OPENTELEMETRY_PROVIDER),
+        ),
+    ],
     lower_camel_rest: true,
 };
 static EXTENSION_PROVIDER_KIND: Kind = Kind::Struct(&EXTENSION_PROVIDER);
