@@ -119,8 +119,16 @@ fn a_template_that_is_not_a_pod_fragment_is_rejected_at_load() {
     for (dialect, template, needle) in [
         ("handlebars", "kind: Pod", "did not render a pod fragment"),
         ("handlebars", "- a\\n- b", "did not render a pod fragment"),
-        ("handlebars", "spec: {containers: [", "rendered invalid YAML"),
-        ("handlebars", "spec: {{Values.nope.missing}}", "failed to render"),
+        (
+            "handlebars",
+            "spec: {containers: [",
+            "rendered invalid YAML",
+        ),
+        (
+            "handlebars",
+            "spec: {{Values.nope.missing}}",
+            "failed to render",
+        ),
         ("handlebars", "{{#if}}", "does not compile"),
         ("go", "kind: Pod", "did not render a pod fragment"),
         ("go", "spec: {containers: [", "rendered invalid YAML"),

@@ -11,6 +11,9 @@ use injector_engine::manifest::kube_inject::kube_inject;
 use injector_engine::{RawConfig, yaml};
 use serde_json::{Value, json};
 
+mod common;
+use common::shape;
+
 fn engine() -> Engine {
     Engine::compile(RawConfig::embedded().parse().unwrap(), 0).unwrap()
 }
@@ -88,27 +91,6 @@ fn deployment(labels: &Value, annotations: &Value) -> String {
     yaml::to_string(&doc).unwrap()
 }
 
-/// The structure of a value: every path, with scalars reduced to their type.
-fn shape(v: &Value, path: &str, out: &mut Vec<String>) {
-    match v {
-        Value::Object(map) => {
-            for (k, child) in map {
-                shape(child, &format!("{path}/{k}"), out);
-            }
-        }
-        Value::Array(items) => {
-            out.push(format!("{path}[{}]", items.len()));
-            for (i, child) in items.iter().enumerate() {
-                shape(child, &format!("{path}/{i}"), out);
-            }
-        }
-        Value::String(_) => out.push(format!("{path}: string")),
-        Value::Number(_) => out.push(format!("{path}: number")),
-        Value::Bool(_) => out.push(format!("{path}: bool")),
-        Value::Null => out.push(format!("{path}: null")),
-    }
-}
-
 fn pod_template(output: &str) -> Value {
     let docs = yaml::parse_documents(output).unwrap();
     assert_eq!(docs.len(), 1, "one document in, one out");
@@ -164,12 +146,7 @@ fn hostile_labels_and_annotations_never_change_the_structure() {
         });
         kube_inject(&engine, &deployment(&labels, &annotations))
     };
-    let mut baseline_shape = Vec::new();
-    shape(
-        &pod_template(&inject("benign").unwrap().output),
-        "",
-        &mut baseline_shape,
-    );
+    let baseline_shape = shape(&pod_template(&inject("benign").unwrap().output));
 
     for value in HOSTILE.iter().copied().chain([megabyte.as_str()]) {
         let shown: String = value.chars().take(40).collect();
@@ -177,8 +154,7 @@ fn hostile_labels_and_annotations_never_change_the_structure() {
             .unwrap_or_else(|e| panic!("{shown:?}: {e}"))
             .output;
         let pod = pod_template(&output);
-        let mut s = Vec::new();
-        shape(&pod, "", &mut s);
+        let s = shape(&pod);
         assert_eq!(
             s, baseline_shape,
             "{shown:?} changed the structure of the injected pod"
