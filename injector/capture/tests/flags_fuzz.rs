@@ -152,6 +152,35 @@ fn arg() -> impl Strategy<Value = String> {
     ]
 }
 
+/// The flags that take a value, each with one: most such command lines
+/// parse, so the values reach the rules.
+const VALUED: &[&str] = &[
+    "--envoy-port",
+    "--inbound-capture-port",
+    "--inbound-tunnel-port",
+    "--proxy-uid",
+    "--proxy-gid",
+    "--istio-inbound-interception-mode",
+    "--istio-inbound-ports",
+    "--istio-local-exclude-ports",
+    "--istio-exclude-interfaces",
+    "--istio-service-cidr",
+    "--istio-service-exclude-cidr",
+    "--istio-outbound-ports",
+    "--istio-local-outbound-ports-exclude",
+    "--kube-virt-interfaces",
+    "--istio-inbound-tproxy-mark",
+    "--istio-inbound-tproxy-route-table",
+    "--redirect-dns",
+    "--capture-all-dns",
+    "--drop-invalid",
+    "--dual-stack",
+];
+
+fn valued_arg() -> impl Strategy<Value = String> {
+    (select(VALUED), value()).prop_map(|(f, v)| format!("{f}={v}"))
+}
+
 fn env_settings() -> impl Strategy<Value = EnvSettings> {
     (value(), value(), value()).prop_map(|(include, exclude, loopback)| EnvSettings {
         owner_groups_include: include,
@@ -176,7 +205,10 @@ proptest! {
 
     #[test]
     fn any_argv_is_refused_cleanly_or_gives_well_formed_rules(
-        argv in prop::collection::vec(arg(), 0..8),
+        argv in prop_oneof![
+            prop::collection::vec(arg(), 0..8),
+            prop::collection::vec(valued_arg(), 1..3),
+        ],
         env in prop_oneof![Just(EnvSettings::default()), env_settings()],
         ipv6 in any::<bool>(),
     ) {
