@@ -98,3 +98,54 @@ async fn an_uncompilable_snapshot_is_nacked_and_the_old_engine_stays() {
     running.abort();
     server.abort();
 }
+
+/// A snapshot over the gRPC message limit (which a config server never
+/// publishes) fails the injector's decoder: the stream breaks, the
+/// injector keeps its engine and reconnects, and takes the next snapshot.
+#[tokio::test]
+async fn a_snapshot_over_the_message_limit_is_refused_and_the_old_engine_stays() {
+    let hub = Hub::new();
+    let embedded = RawConfig::embedded();
+    let good_hash = embedded.parse().unwrap().hash().unwrap();
+    hub.publish(unvalidated(&embedded, 1, &good_hash));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = serve(Arc::clone(&hub), listener);
+    let store = Arc::new(SnapshotStore::new());
+    let identity = Identity {
+        pod_name: "injector-under-test".into(),
+        binary_version: "0.1.0".into(),
+    };
+    let client = Client::new(&format!("http://{addr}"), identity, None).unwrap();
+    let running = tokio::spawn(client.run(Arc::clone(&store)));
+    eventually(WAIT, || store.load())
+        .await
+        .expect("the first snapshot is served");
+
+    let mut huge = embedded.clone();
+    huge.values.body = format!("{{\"pad\": \"{}\"}}", "x".repeat(proto::MAX_MESSAGE_BYTES));
+    hub.publish(unvalidated(&huge, 2, "sha256:huge"));
+    // The replica that ACKed version 1 went away and came back: its new
+    // stream was sent version 2 and has ACKed nothing.
+    eventually(WAIT, || {
+        let replica = hub.status().replicas.into_iter().next()?;
+        (replica.sent_version == 2 && replica.acked_version == 0).then_some(())
+    })
+    .await
+    .expect("the injector refused the snapshot and reconnected");
+    assert_eq!(store.load().unwrap().hash(), good_hash);
+    assert_eq!(store.swaps(), 1);
+
+    let mut next = embedded.clone();
+    let mut values: serde_json::Value = serde_json::from_str(&embedded.values.body).unwrap();
+    values["unused"] = serde_json::json!(3);
+    next.values.body = values.to_string();
+    let next_hash = next.parse().unwrap().hash().unwrap();
+    hub.publish(unvalidated(&next, 3, &next_hash));
+    eventually(WAIT, || (store.load()?.hash() == next_hash).then_some(()))
+        .await
+        .expect("the next snapshot within the limit is served");
+
+    running.abort();
+    server.abort();
+}
