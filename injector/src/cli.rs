@@ -114,6 +114,10 @@ pub struct ServeArgs {
     /// Admission requests waiting for a slot; more are refused with a 503.
     #[arg(long, default_value_t = Limits::default().max_queued, value_name = "N")]
     pub max_queued_requests: usize,
+    /// Open webhook connections at most; one more is closed at once.
+    #[arg(long, default_value_t = crate::connections::DEFAULT_MAX_CONNECTIONS, value_name = "N",
+          value_parser = at_least_one)]
+    pub max_connections: usize,
     /// Longest wait for in-flight requests after SIGTERM before exiting.
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub shutdown_timeout: Duration,

@@ -36,8 +36,7 @@ fn a_template_declaring_a_volume_twice_does_not_compile() {
     assert!(raw.config.body.contains(volume));
     raw.config.body = raw.config.body.replacen(volume, twice, 1);
     let error = injector_engine::Engine::compile(raw.parse().unwrap(), 1)
-        .err()
-        .expect("a template injecting two volumes of one name is refused")
+        .expect_err("a template injecting two volumes of one name is refused")
         .to_string();
     assert!(
         error.contains("two volumes are named \"workload-socket\""),
