@@ -11,19 +11,7 @@ use capture::config::{Config, EnvSettings, HostFacts};
 use capture::{cli, restore, rules};
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::test_runner::Config as ProptestConfig;
-
-fn budget(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
+use test_support::budget::cases as budget;
 
 const FLAGS: &[&str] = &[
     "-p",

@@ -12,7 +12,7 @@ use injector_engine::{RawConfig, yaml};
 use serde_json::{Value, json};
 
 mod common;
-use common::shape;
+use common::{HOSTILE, shape};
 
 fn engine() -> Engine {
     Engine::compile(RawConfig::embedded().parse().unwrap(), 0).unwrap()
@@ -108,28 +108,6 @@ fn env_value(pod: &Value, container: &str, name: &str) -> Value {
         .map(|e| e["value"].clone())
         .unwrap_or(Value::Null)
 }
-
-const HOSTILE: &[&str] = &[
-    "a\"b'c",
-    "line1\nline2",
-    "key: value",
-    "- item",
-    "{flow: map}",
-    "[flow, list]",
-    "---\napiVersion: v1\nkind: Secret",
-    "&anchor value",
-    "*alias",
-    "<<: *merge",
-    "# comment",
-    "!!binary aGk=",
-    "|\n  block",
-    "}}{{",
-    "\u{85}\u{2028}\u{feff}\u{0}",
-    "123",
-    "true",
-    "null",
-    "",
-];
 
 #[test]
 fn hostile_labels_and_annotations_never_change_the_structure() {

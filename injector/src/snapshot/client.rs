@@ -326,20 +326,8 @@ mod tests {
             }
         }
 
-        fn budget() -> proptest::test_runner::Config {
-            let cases = std::env::var("PROPTEST_CASES")
-                .ok()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(48);
-            proptest::test_runner::Config {
-                cases,
-                failure_persistence: None,
-                ..Default::default()
-            }
-        }
-
         proptest! {
-            #![proptest_config(budget())]
+            #![proptest_config(test_support::budget::cases(48))]
 
             #[test]
             fn arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {

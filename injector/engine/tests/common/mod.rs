@@ -30,3 +30,39 @@ fn walk(v: &Value, path: &str, out: &mut Vec<String>) {
         Value::Null => out.push(format!("{path}: null")),
     }
 }
+
+/// Values that mean something to YAML, JSON, handlebars or Go templates:
+/// pod-controlled values that must not change what is injected.
+pub const HOSTILE: &[&str] = &[
+    "a\"b'c",
+    "line1\nline2",
+    "key: value",
+    "- item",
+    "{flow: map}",
+    "[flow, list]",
+    "---\napiVersion: v1\nkind: Secret",
+    "...",
+    "&anchor value",
+    "*alias",
+    "<<: *merge",
+    "# comment",
+    "!!binary aGk=",
+    "|\n  block",
+    ">-\n  folded",
+    "}}{{",
+    "{{ .Values }}",
+    "{{{toJSON this}}}",
+    "\\",
+    "\t",
+    "\u{85}\u{2028}\u{feff}\u{0}\u{1b}[31m",
+    "\u{1F600}\u{200d}\u{1F469}",
+    "123",
+    "-1",
+    "1e400",
+    "0x1F",
+    "true",
+    "null",
+    "~",
+    "",
+    " ",
+];

@@ -80,7 +80,7 @@ fn replace(doc: &mut Value, pointer: &str, with: Option<Value>) {
 }
 
 proptest! {
-    #![proptest_config(budget(256))]
+    #![proptest_config(budget(192))]
 
     #[test]
     fn arbitrary_bytes_are_refused_cleanly(body in prop::collection::vec(any::<u8>(), 0..512)) {

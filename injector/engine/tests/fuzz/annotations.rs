@@ -75,7 +75,7 @@ fn pod(key: &str, value: &str) -> Value {
 }
 
 proptest! {
-    #![proptest_config(budget(384))]
+    #![proptest_config(budget(256))]
 
     #[test]
     fn every_read_annotation_takes_any_value(

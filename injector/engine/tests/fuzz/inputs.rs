@@ -8,24 +8,9 @@ use injector_engine::{Engine, RawConfig};
 use k8s_openapi::api::core::v1::Pod;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
-use proptest::test_runner::Config as ProptestConfig;
 use serde_json::{Map, Value, json};
 
-/// `default` cases per property, or `PROPTEST_CASES` when set (a longer
-/// run: `PROPTEST_CASES=5000 cargo test -p injector-engine --test fuzz`).
-/// Failures are not persisted to files: what a run finds goes into the
-/// corpus (`corpus.rs`) by hand, with the bug it found.
-pub fn budget(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
+pub use test_support::budget::cases as budget;
 
 /// The embedded configuration, compiled once for the whole suite.
 pub fn engine() -> &'static Engine {
@@ -33,40 +18,7 @@ pub fn engine() -> &'static Engine {
     ENGINE.get_or_init(|| Engine::compile(RawConfig::embedded().parse().unwrap(), 1).unwrap())
 }
 
-/// Values that mean something to YAML, JSON, handlebars or Go templates.
-pub const HOSTILE: &[&str] = &[
-    "a\"b'c",
-    "line1\nline2",
-    "key: value",
-    "- item",
-    "{flow: map}",
-    "[flow, list]",
-    "---\napiVersion: v1\nkind: Secret",
-    "...",
-    "&anchor value",
-    "*alias",
-    "<<: *merge",
-    "# comment",
-    "!!binary aGk=",
-    "|\n  block",
-    ">-\n  folded",
-    "}}{{",
-    "{{ .Values }}",
-    "{{{toJSON this}}}",
-    "\\",
-    "\t",
-    "\u{85}\u{2028}\u{feff}\u{0}\u{1b}[31m",
-    "\u{1F600}\u{200d}\u{1F469}",
-    "123",
-    "-1",
-    "1e400",
-    "0x1F",
-    "true",
-    "null",
-    "~",
-    "",
-    " ",
-];
+use crate::common::HOSTILE;
 
 /// Any string: arbitrary Unicode, printable ASCII, or a hostile value.
 pub fn text() -> impl Strategy<Value = String> {

@@ -41,7 +41,7 @@ fn plain() -> Value {
 }
 
 proptest! {
-    #![proptest_config(budget(128))]
+    #![proptest_config(budget(96))]
 
     #[test]
     fn arbitrary_pods_inject_validly_and_idempotently(pod in inputs::pod()) {
