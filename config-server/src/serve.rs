@@ -105,7 +105,11 @@ pub async fn serve(
     tracing::info!(addr = %admin_addr, "admin listening (HTTP)");
     let admin = axum::serve(admin_listener, admin::router(Arc::clone(&hub))).into_future();
     let grpc = server
-        .add_service(SnapshotServiceServer::new(Service::new(hub)))
+        .add_service(
+            SnapshotServiceServer::new(Service::new(hub))
+                .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(proto::MAX_MESSAGE_BYTES),
+        )
         // A snapshot must not wait on Nagle for the replica's ACK of the
         // previous write; `Server::tcp_nodelay` does not apply to a listener
         // passed in, so it is set here.

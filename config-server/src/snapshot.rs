@@ -87,6 +87,18 @@ impl Publisher {
     pub async fn offer(&mut self, input: Input) -> Result<Offered, BuildError> {
         let kept = input.clone();
         let Input { raw, provenance } = input;
+        let bytes = [&raw.config, &raw.values, &raw.mesh]
+            .iter()
+            .map(|text| text.body.len())
+            .sum();
+        if bytes > proto::MAX_SNAPSHOT_TEXT_BYTES {
+            let error = BuildError::TooLarge {
+                bytes,
+                limit: proto::MAX_SNAPSHOT_TEXT_BYTES,
+            };
+            self.reject(error.to_string(), provenance);
+            return Err(error);
+        }
         let raw = raw.with_cluster(
             self.cluster
                 .as_ref()
@@ -204,6 +216,17 @@ mod tests {
         assert_eq!(status.rejected_total, 1);
         let reason = status.last_rejection.unwrap().reason;
         assert!(reason.contains("edit"), "{reason}");
+        assert_eq!(status.current.unwrap().version, 1);
+
+        // More than a gRPC message carries: refused before it is compiled.
+        let mut huge = good.clone();
+        huge.values.body = format!("{{\"pad\": \"{}\"}}", "x".repeat(proto::MAX_MESSAGE_BYTES));
+        let error = publisher.offer(input(&huge)).await.unwrap_err();
+        assert!(matches!(error, BuildError::TooLarge { .. }), "{error}");
+        let status = hub.status();
+        assert_eq!(status.rejected_total, 2);
+        let reason = status.last_rejection.unwrap().reason;
+        assert!(reason.contains("gRPC message limit"), "{reason}");
         assert_eq!(status.current.unwrap().version, 1);
     }
 

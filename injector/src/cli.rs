@@ -133,6 +133,10 @@ pub struct ServeArgs {
     /// (replicas of a workload are byte-identical); 0 turns the cache off.
     #[arg(long, default_value_t = ResponseCache::DEFAULT_BYTES, value_name = "BYTES")]
     pub response_cache_bytes: u64,
+    /// Open webhook connections at most; one more is closed at once.
+    #[arg(long, default_value_t = crate::connections::DEFAULT_MAX_CONNECTIONS, value_name = "N",
+          value_parser = at_least_one)]
+    pub max_connections: usize,
     /// Longest wait for in-flight requests after SIGTERM before exiting.
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub shutdown_timeout: Duration,

@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 
 use crate::admin::{self, AdminState};
 use crate::cli::ServeArgs;
+use crate::connections::ConnectionLimit;
 use crate::metrics::Metrics;
 use crate::snapshot::SnapshotStore;
 use crate::snapshot::local;
@@ -104,22 +105,26 @@ fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, ServeError> {
     Ok(listener)
 }
 
-/// Serves `app` over TLS on `listener` (HTTP/1.1 and HTTP/2 by ALPN) until
-/// `handle` shuts it down. Any router can be served this way: the webhook,
-/// or a test's.
+/// Serves `app` over TLS on `listener` (HTTP/1.1 and HTTP/2 by ALPN), at
+/// most `max_connections` open at once, until `handle` shuts it down. Any
+/// router can be served this way: the webhook, or a test's.
 pub async fn serve_https(
     listener: std::net::TcpListener,
     tls: ServerConfig,
     app: Router,
     handle: Handle<SocketAddr>,
     timeout: Duration,
+    max_connections: usize,
 ) -> std::io::Result<()> {
     // TCP_NODELAY: an answer is often written as more than one TLS record
     // (h2 HEADERS then DATA); Nagle would hold the last one back until the
     // client's delayed ACK, some 40 ms per admission.
     let acceptor = RustlsAcceptor::new(RustlsConfig::from_config(Arc::new(tls)))
         .handshake_timeout(timeout)
-        .acceptor(NoDelayAcceptor::new());
+        .acceptor(ConnectionLimit::new(
+            max_connections,
+            NoDelayAcceptor::new(),
+        ));
     let mut server = axum_server::from_tcp(listener)?
         .acceptor(acceptor)
         .handle(handle);
@@ -197,6 +202,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         app,
         handle.clone(),
         args.request_timeout,
+        args.max_connections,
     ));
     let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let mut admin = tokio::spawn(

@@ -607,3 +607,47 @@ async fn tls_below_1_2_is_refused() {
     assert_eq!(answer.first(), Some(&0x15), "not an alert: {answer:?}");
     assert_eq!(&answer[5..7], &[2, 70], "{answer:?}");
 }
+
+/// At most `--max-connections` are open at once: one more is closed before
+/// its TLS handshake, the open ones keep working, and a connection that
+/// closes frees its slot.
+#[tokio::test]
+async fn connections_over_the_limit_are_closed_until_one_frees() {
+    let webhook = Webhook::start(&["--max-connections", "2"]);
+    let client = webhook.client(Protocol::Http2);
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let mut connection = client.connect().await.unwrap();
+        let reply = connection
+            .post("/inject", Some("application/json"), review().to_string())
+            .await
+            .unwrap();
+        assert_eq!(reply.status, StatusCode::OK);
+        open.push(connection);
+    }
+    assert!(
+        client.connect().await.is_err(),
+        "a third connection is refused"
+    );
+    let reply = open[0]
+        .post("/inject", Some("application/json"), review().to_string())
+        .await
+        .unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+
+    drop(open.pop());
+    // The slot is free once the server has seen the close.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut again = loop {
+        match client.connect().await {
+            Ok(connection) => break connection,
+            Err(e) if Instant::now() > deadline => panic!("no slot freed: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let reply = again
+        .post("/inject", Some("application/json"), review().to_string())
+        .await
+        .unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+}

@@ -151,7 +151,8 @@ impl FromStr for ExcludedRanges {
 
 /// Network interface names (`-c`, `-k`), as the kernel allows them: at
 /// most 15 bytes, no `/`, `:` or white space (iptables' `+` suffix, "any
-/// name with this prefix", is a valid character).
+/// name with this prefix", is a valid character), and no control
+/// character, which would end or split the iptables-restore line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Interfaces(pub Vec<String>);
 
@@ -162,7 +163,9 @@ impl FromStr for Interfaces {
             let valid = item.len() <= 15
                 && item != "."
                 && item != ".."
-                && !item.contains(|c: char| c == '/' || c == ':' || c.is_whitespace());
+                && !item.contains(|c: char| {
+                    c == '/' || c == ':' || c.is_whitespace() || c.is_control()
+                });
             valid
                 .then(|| item.to_string())
                 .ok_or_else(|| ValueError::Interface(item.to_string()))
@@ -291,7 +294,16 @@ mod tests {
             "eth0,veth+".parse(),
             Ok(Interfaces(vec!["eth0".into(), "veth+".into()]))
         );
-        for bad in ["a-name-longer-than-15", "a/b", "a b", "..", "eth0:1"] {
+        // "\0" and "\u{1b}" were found by tests/flags_fuzz.rs.
+        for bad in [
+            "a-name-longer-than-15",
+            "a/b",
+            "a b",
+            "..",
+            "eth0:1",
+            "\0",
+            "e\u{1b}",
+        ] {
             assert_eq!(
                 bad.parse::<Interfaces>(),
                 Err(ValueError::Interface(bad.into())),

@@ -22,6 +22,12 @@ pub enum BuildError {
     Compile { origin: Origin, error: CompileError },
     #[error("cannot hash the configuration: {0}")]
     Hash(serde_json::Error),
+    /// The texts are more than a snapshot message can carry.
+    #[error(
+        "the configuration is {bytes} bytes, over the {limit} bytes a snapshot can carry \
+         (the gRPC message limit); it is not published"
+    )]
+    TooLarge { bytes: usize, limit: usize },
     /// The compilation task panicked or was cancelled; nothing changes.
     #[error("compiling the configuration did not finish: {0}")]
     Aborted(String),

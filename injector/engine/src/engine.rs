@@ -161,11 +161,51 @@ pub struct Engine {
     rendered: RenderCache,
 }
 
-type RenderCache = quick_cache::sync::Cache<Arc<[u8]>, Arc<Vec<Value>>>;
+/// The render cache: serialized per-pod template data to the parsed
+/// fragments, with their size.
+type RenderCache = quick_cache::sync::Cache<Arc<[u8]>, Rendered, RenderWeight>;
 
-/// How many distinct pod shapes' rendered sidecars a snapshot keeps
-/// (about 20 KiB each).
-const RENDER_CACHE_ENTRIES: usize = 512;
+/// Parsed fragments and what they weigh, counted once at insertion.
+#[derive(Clone)]
+struct Rendered {
+    fragments: Arc<Vec<Value>>,
+    bytes: u64,
+}
+
+/// An entry weighs its key (which holds the pod's metadata and spec) plus
+/// its fragments as JSON, so a few huge pods cannot hold more memory than
+/// many ordinary ones.
+#[derive(Clone)]
+struct RenderWeight;
+
+impl quick_cache::Weighter<Arc<[u8]>, Rendered> for RenderWeight {
+    fn weight(&self, key: &Arc<[u8]>, rendered: &Rendered) -> u64 {
+        key.len() as u64 + rendered.bytes
+    }
+}
+
+/// The bytes a snapshot's render cache holds at most; the least recently
+/// used shapes go first. An ordinary pod's entry is some 20 KiB, so this is
+/// over a thousand pod shapes, and a pod bigger than a cache shard is
+/// rendered every time rather than cached.
+pub const RENDER_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The number of entries the cache is sized for (its hash table).
+const RENDER_CACHE_ENTRIES: usize = 1024;
+
+/// Counts JSON bytes without building them.
+struct ByteCount(u64);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 impl Engine {
     /// Compiles `config` and proves it on a probe pod, so a configuration
@@ -182,7 +222,11 @@ impl Engine {
             sidecar_names: BTreeSet::new(),
             hash,
             version,
-            rendered: RenderCache::new(RENDER_CACHE_ENTRIES),
+            rendered: RenderCache::with_weighter(
+                RENDER_CACHE_ENTRIES,
+                RENDER_CACHE_BYTES,
+                RenderWeight,
+            ),
         };
         engine.sidecar_names = engine.probe().map_err(CompileError::Probe)?;
         Ok(engine)
@@ -505,11 +549,18 @@ impl Engine {
             .map_err(InjectError::serialize("the render cache key"))?;
         if let Some(hit) = self.rendered.get(key.as_slice()) {
             span.record("render.cached", true);
-            return Ok((hit, settings, pod_data.proxy_config));
+            return Ok((hit.fragments, settings, pod_data.proxy_config));
         }
         span.record("render.cached", false);
         let fragments = Arc::new(self.templates.render(templates, &self.inputs, &pod_data)?);
-        self.rendered.insert(key.into(), fragments.clone());
+        let mut count = ByteCount(0);
+        serde_json::to_writer(&mut count, &*fragments)
+            .map_err(InjectError::serialize("the rendered fragments"))?;
+        let rendered = Rendered {
+            fragments: fragments.clone(),
+            bytes: count.0,
+        };
+        self.rendered.insert(key.into(), rendered);
         Ok((fragments, settings, pod_data.proxy_config))
     }
 
@@ -659,5 +710,54 @@ mod tests {
             other["metadata"]["labels"]["service.istio.io/canonical-name"],
             first["metadata"]["labels"]["service.istio.io/canonical-name"]
         );
+    }
+
+    use crate::RawConfig;
+
+    fn pod(label: &str, annotation: &str) -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "labels": {"app": label}, "annotations": {"free-form": annotation}},
+            "spec": {"containers": [{"name": "web", "image": "web:1"}]}
+        })
+    }
+
+    fn inject(engine: &Engine, pod: &Value) {
+        let request = PodRequest {
+            pod,
+            namespace: "shop",
+            namespace_labels: None,
+            workload: None,
+        };
+        assert!(matches!(engine.process(&request), Ok(Outcome::Injected(_))));
+    }
+
+    /// Distinct pod shapes, ordinary and huge, never hold more than the
+    /// cache's bytes: the oldest are evicted.
+    #[test]
+    fn the_render_cache_is_bounded_in_bytes() {
+        let engine = Engine::compile(RawConfig::embedded().parse().unwrap(), 1).unwrap();
+        let (probed, probed_weight) = (engine.rendered.len(), engine.rendered.weight());
+        inject(&engine, &pod("first", ""));
+        assert_eq!(engine.rendered.len(), probed + 1);
+        let weight = engine.rendered.weight() - probed_weight;
+        assert!(
+            weight > 1000,
+            "an entry weighs its key and fragments: {weight}"
+        );
+
+        let huge = "x".repeat(1 << 20);
+        for i in 0..48 {
+            // In a label the templates read: a huge annotation they do not
+            // read is not part of the render at all.
+            inject(&engine, &pod(&format!("huge-{i}-{huge}"), ""));
+            assert!(engine.rendered.weight() <= RENDER_CACHE_BYTES);
+        }
+        assert!(
+            engine.rendered.len() < 48 + probed,
+            "48 MiB of huge pods did not all stay: {}",
+            engine.rendered.len()
+        );
+        assert!(engine.rendered.weight() > RENDER_CACHE_BYTES / 4);
     }
 }

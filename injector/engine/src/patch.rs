@@ -1,6 +1,8 @@
 //! The last step: the injected pod must be a Pod the API server accepts,
 //! and the answer is the JSON Patch from the pod as received to it.
 
+use std::collections::BTreeSet;
+
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation, ReplaceOperation};
 use k8s_openapi::api::core::v1::Pod;
@@ -153,9 +155,33 @@ fn diff_by_index(
 }
 
 /// Deserializes into the real Kubernetes type: the check that a pod has the
-/// shape the API server accepts.
+/// shape the API server accepts. Names must also be unique, as the API
+/// server requires: a template that adds a second volume or container of a
+/// name would otherwise be served, and re-injecting such a pod (which undoes
+/// the first injection by name) would not give it back.
 fn typed_pod(pod: &Value) -> Result<(), String> {
-    Pod::deserialize(pod).map(drop).map_err(|e| e.to_string())
+    let pod = Pod::deserialize(pod).map_err(|e| e.to_string())?;
+    let Some(spec) = pod.spec else {
+        return Ok(());
+    };
+    let containers = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers);
+    unique("container", containers.map(|c| c.name.as_str()))?;
+    unique(
+        "volume",
+        spec.volumes.iter().flatten().map(|v| v.name.as_str()),
+    )
+}
+
+fn unique<'a>(what: &str, names: impl Iterator<Item = &'a str>) -> Result<(), String> {
+    let mut seen = BTreeSet::new();
+    match names.into_iter().find(|name| !seen.insert(*name)) {
+        Some(name) => Err(format!("two {what}s are named {name:?}")),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -236,6 +262,20 @@ mod tests {
                 json!({"same": [1, {"a": 2}]})
             )
             .is_empty()
+        );
+    }
+
+    #[test]
+    fn names_must_be_unique_as_the_api_server_requires() {
+        let good = json!({"spec": {"initContainers": [{"name": "init"}], "containers": [{"name": "app"}],
+                                   "volumes": [{"name": "a"}, {"name": "b"}]}});
+        let twice = json!({"spec": {"containers": [{"name": "app"}], "volumes": [{"name": "a"}, {"name": "a"}]}});
+        let err = diff(&good, &twice).unwrap_err().to_string();
+        assert!(err.contains("two volumes are named \"a\""), "{err}");
+        let shared =
+            json!({"spec": {"initContainers": [{"name": "app"}], "containers": [{"name": "app"}]}});
+        assert!(
+            matches!(diff(&shared, &shared), Err(PatchError::NotAPod(m)) if m.contains("container"))
         );
     }
 }

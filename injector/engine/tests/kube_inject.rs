@@ -3,7 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+mod common;
 mod support;
+
+use common::{HOSTILE, shape};
 
 use std::path::Path;
 
@@ -95,26 +98,6 @@ fn deployment_with_container(labels: &Value, annotations: &Value, container: &st
     yaml::to_string(&doc).unwrap()
 }
 
-/// The structure of a value: every path, with scalars reduced to their type.
-fn shape(v: &Value, path: &str, out: &mut Vec<String>) {
-    match v {
-        Value::Object(map) => {
-            for (k, child) in map {
-                shape(child, &format!("{path}/{k}"), out);
-            }
-        }
-        Value::Array(items) => {
-            out.push(format!("{path}[{}]", items.len()));
-            for (i, child) in items.iter().enumerate() {
-                shape(child, &format!("{path}/{i}"), out);
-            }
-        }
-        Value::String(_) => out.push(format!("{path}: string")),
-        Value::Number(_) => out.push(format!("{path}: number")),
-        Value::Bool(_) => out.push(format!("{path}: bool")),
-        Value::Null => out.push(format!("{path}: null")),
-    }
-}
 
 fn pod_template(output: &str) -> Value {
     let docs = yaml::parse_documents(output).unwrap();
@@ -140,27 +123,6 @@ fn env_value(container: &Value, name: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-const HOSTILE: &[&str] = &[
-    "a\"b'c",
-    "line1\nline2",
-    "key: value",
-    "- item",
-    "{flow: map}",
-    "[flow, list]",
-    "---\napiVersion: v1\nkind: Secret",
-    "&anchor value",
-    "*alias",
-    "<<: *merge",
-    "# comment",
-    "!!binary aGk=",
-    "|\n  block",
-    "}}{{",
-    "\u{85}\u{2028}\u{feff}\u{0}",
-    "123",
-    "true",
-    "null",
-    "",
-];
 
 /// Every embedded template, with and without Multus (so the networks
 /// annotation is rewritten too), gets hostile labels, annotations and
@@ -206,12 +168,7 @@ fn hostile_labels_and_annotations_never_change_the_structure() {
                     &deployment_with_container(&labels, &annotations, &container),
                 )
             };
-            let mut baseline_shape = Vec::new();
-            shape(
-                &pod_template(&inject("benign").unwrap().output),
-                "",
-                &mut baseline_shape,
-            );
+            let baseline_shape = shape(&pod_template(&inject("benign").unwrap().output));
             // The megabyte (a size check more than a structure one, and
             // seconds per case) with the default sidecar only.
             let huge = (*config == "default" && template == "sidecar").then_some(megabyte.as_str());
@@ -223,8 +180,7 @@ fn hostile_labels_and_annotations_never_change_the_structure() {
                     .unwrap_or_else(|e| panic!("{case}: {e}"))
                     .output;
                 let pod = pod_template(&output);
-                let mut s = Vec::new();
-                shape(&pod, "", &mut s);
+                let s = shape(&pod);
                 if s != baseline_shape {
                     escapes.push(case);
                     continue;
@@ -344,12 +300,7 @@ fn hostile_labels_and_annotations_never_change_the_structure_with_istios_templat
             let (labels, annotations) = hostile_metadata(value);
             kube_inject(&engine, &deployment(&labels, &annotations))
         };
-        let mut baseline = Vec::new();
-        shape(
-            &pod_template(&inject("benign").unwrap().output),
-            "",
-            &mut baseline,
-        );
+        let baseline = shape(&pod_template(&inject("benign").unwrap().output));
         let (hostile_labels, hostile_annotations) = hostile_metadata("");
         let names: Vec<String> = hostile_labels
             .as_object()
@@ -371,8 +322,7 @@ fn hostile_labels_and_annotations_never_change_the_structure_with_istios_templat
             match inject(value) {
                 Ok(report) => {
                     let pod = pod_template(&report.output);
-                    let mut s = Vec::new();
-                    shape(&pod, "", &mut s);
+                    let s = shape(&pod);
                     let extra: Vec<&String> = s.iter().filter(|p| !baseline.contains(p)).collect();
                     let missing: Vec<&String> =
                         baseline.iter().filter(|p| !s.contains(p)).collect();

@@ -100,7 +100,9 @@ impl Client {
         };
         // The receiver is alive: it is moved into the request just below.
         let _ = replies.send(hello).await;
-        let mut client = SnapshotServiceClient::new(channel);
+        let mut client = SnapshotServiceClient::new(channel)
+            .max_decoding_message_size(proto::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(proto::MAX_MESSAGE_BYTES);
         let mut snapshots = match client.stream(ReceiverStream::new(outbound)).await {
             Ok(response) => response.into_inner(),
             Err(status) => return status.into(),
@@ -280,6 +282,102 @@ mod tests {
         let err = check_version("99.0.0").unwrap_err();
         assert!(err.contains("requires injector 99.0.0 or newer"), "{err}");
         assert!(check_version("next").is_err());
+    }
+
+    mod fuzz {
+        //! Snapshots as bytes off the wire, arbitrary or a real one with
+        //! bytes changed: whatever decodes goes through the client's path
+        //! (version check, compile, swap). It is served only if it
+        //! compiles; otherwise it is NACKed and the engine stays.
+
+        use super::super::*;
+        use injector_engine::RawConfig;
+        use proptest::prelude::*;
+        use proptest::sample::Index;
+        use prost::Message;
+
+        fn good() -> Snapshot {
+            let raw = RawConfig::embedded();
+            Snapshot {
+                version: 1,
+                hash: raw.parse().unwrap().hash().unwrap(),
+                config: raw.config.body,
+                values: raw.values.body,
+                mesh: raw.mesh.body,
+                min_injector_version: "0.1.0".into(),
+                ..Snapshot::default()
+            }
+        }
+
+        /// Feeds `bytes` to a store serving the good snapshot.
+        fn feed(bytes: &[u8]) {
+            let Ok(snapshot) = Snapshot::decode(bytes) else {
+                return;
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let store = SnapshotStore::default();
+            let raw = RawConfig::embedded();
+            store.publish(Engine::compile(raw.parse().unwrap(), 1).unwrap());
+            let before = store.load().unwrap();
+            let version = snapshot.version;
+            let reply = runtime.block_on(apply(snapshot, &store));
+            let after = store.load().unwrap();
+            match reply.kind {
+                Some(stream_request::Kind::Nack(nack)) => {
+                    assert!(!nack.error.is_empty());
+                    assert!(Arc::ptr_eq(&before, &after), "a NACKed snapshot was served");
+                }
+                Some(stream_request::Kind::Ack(_)) => assert!(
+                    Arc::ptr_eq(&before, &after) || after.engine.version() == version,
+                    "an ACK serves the snapshot or the same content"
+                ),
+                other => panic!("not an answer: {other:?}"),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(test_support::budget::cases(48))]
+
+            #[test]
+            fn arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+                feed(&bytes);
+            }
+
+            #[test]
+            fn a_real_snapshot_with_bytes_changed(
+                edits in prop::collection::vec((any::<Index>(), any::<u8>(), 0..3u8), 1..4),
+            ) {
+                let mut bytes = good().encode_to_vec();
+                for (at, byte, how) in edits {
+                    let i = at.index(bytes.len());
+                    match how {
+                        0 => bytes[i] = byte,
+                        1 => bytes.insert(i, byte),
+                        _ => bytes.truncate(i.max(1)),
+                    }
+                }
+                feed(&bytes);
+            }
+
+            #[test]
+            fn a_real_snapshot_with_fields_replaced(
+                version in any::<u64>(),
+                hash in ".{0,80}",
+                min_version in prop_oneof![Just(String::new()), "[0-9.]{0,8}", ".{0,12}"],
+                key in 0..3usize,
+                text in prop_oneof![Just(String::new()), ".{0,64}"],
+            ) {
+                let mut snapshot = Snapshot { version, hash, min_injector_version: min_version, ..good() };
+                match key {
+                    0 => snapshot.config = text,
+                    1 => snapshot.values = text,
+                    _ => snapshot.mesh = text,
+                }
+                feed(&snapshot.encode_to_vec());
+            }
+        }
     }
 
     #[test]

@@ -84,7 +84,7 @@ fn failed(name: &str, h: &Helper<'_>, error: String) -> RenderErrorReason {
 
 /// Registers every helper on `registry`.
 pub fn register(registry: &mut Handlebars<'_>) {
-    let computed: [(&'static str, HelperFn); 24] = [
+    let computed: [(&'static str, HelperFn); 25] = [
         ("annotation", annotation),
         ("index", index),
         ("valueOrDefault", value_or_default),
@@ -101,6 +101,7 @@ pub fn register(registry: &mut Handlebars<'_>) {
         }),
         ("trunc", trunc),
         ("trimSuffix", trim_suffix),
+        ("labelValue", label_value),
         ("join", join),
         ("concat", concat),
         ("pluck", pluck),
@@ -270,6 +271,15 @@ fn trim_suffix(a: &Args<'_>) -> Result<Value, String> {
     Ok(Value::String(
         s.strip_suffix(&suffix).unwrap_or(&s).to_string(),
     ))
+}
+
+/// `labelValue TEXT`: at most 63 characters, without trailing `-`, as a
+/// label value must be. Every trailing `-` goes, not one as with
+/// `trimSuffix`, so the result is its own label value: a pod injected
+/// again (the label now set) gets the same label, whatever its name.
+fn label_value(a: &Args<'_>) -> Result<Value, String> {
+    let s: String = text(arg(a, 0)).chars().take(63).collect();
+    Ok(Value::String(s.trim_end_matches('-').to_string()))
 }
 
 /// `join SEP LIST`.
@@ -481,6 +491,12 @@ mod tests {
         assert_eq!(
             call(trim_suffix, &[Some(json!("-")), Some(json!("ab-"))]),
             json!("ab")
+        );
+        assert_eq!(call(label_value, &[Some(json!("a--"))]), json!("a"));
+        let long = format!("{}--b", "a".repeat(61));
+        assert_eq!(
+            call(label_value, &[Some(json!(long))]),
+            json!("a".repeat(61))
         );
         assert_eq!(
             call(join, &[Some(json!(",")), Some(json!(["a", 1]))]),
