@@ -138,6 +138,9 @@ fn kube_config_server(fake: &FakeApiServer, dir: &Path) -> (Process, String) {
             NAMESPACE,
             "--self-managed-certs",
             "false",
+            // As the directory source decides with no cluster to ask.
+            "--native-sidecars",
+            "false",
             "--listen",
             "127.0.0.1:0",
             "--admin-listen",

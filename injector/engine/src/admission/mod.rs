@@ -104,14 +104,20 @@ impl Review {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(ReviewError::Empty);
         }
+        // serde reads a struct from a JSON array too: only an object is
+        // an envelope.
+        let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
         let wire: Wire<'_> = match serde_json::from_slice(body) {
-            Ok(wire) => wire,
+            Ok(wire) if object => wire,
             // Not the envelope's shape: say how, from the JSON itself.
-            Err(e) => {
+            parsed => {
                 return Err(match serde_json::from_slice::<Value>(body) {
                     Err(e) => ReviewError::Json(e),
                     Ok(value) if !value.is_object() => ReviewError::NotAnObject(json_kind(&value)),
-                    Ok(_) => ReviewError::Request(e),
+                    // An object that is not the envelope: serde says why.
+                    Ok(_) => parsed
+                        .err()
+                        .map_or(ReviewError::MissingRequest, ReviewError::Request),
                 });
             }
         };
@@ -254,10 +260,15 @@ pub fn admit(
                 reason: SKIP_NOT_POD_CREATE,
                 detail,
             },
-            pod: PodName {
-                namespace: review.namespace().to_string(),
-                name: review.request.name.clone(),
-            },
+            // A rare path (a misconfigured rule): the object is read for
+            // its name.
+            pod: review
+                .pod()
+                .map(|pod| PodName::of(&pod, review))
+                .unwrap_or_else(|_| PodName {
+                    namespace: review.namespace().to_string(),
+                    name: review.request.name.clone(),
+                }),
             cached: false,
         });
     }
