@@ -149,10 +149,14 @@ impl Publisher {
             traceparent: telemetry::traceparent(&span),
             min_injector_version: self.min_injector_version.clone(),
             cluster: self.cluster.as_ref().map(cluster::facts),
+            template_dialect: engine.dialect().name().to_string(),
+            template_dialect_reason: engine.dialect_reason().to_string(),
         };
         tracing::info!(
             version = snapshot.version,
             hash = %snapshot.hash,
+            template_dialect = %snapshot.template_dialect,
+            template_dialect_reason = %snapshot.template_dialect_reason,
             native_sidecars = self.cluster.as_ref().is_some_and(|c| c.native_sidecars),
             "publishing snapshot"
         );

@@ -55,6 +55,13 @@ pub fn render(status: &StatusResponse) -> String {
             for p in &s.provenance {
                 let _ = writeln!(out, "  {}: {}", p.key, describe(p));
             }
+            if !s.template_dialect.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  templates: {} ({})",
+                    s.template_dialect, s.template_dialect_reason
+                );
+            }
             if !s.min_injector_version.is_empty() {
                 let _ = writeln!(out, "  requires injector >= {}", s.min_injector_version);
             }
@@ -146,6 +153,8 @@ mod tests {
                     key: "config".into(),
                     source: Some(provenance::Source::File("/cfg/config".into())),
                 }],
+                template_dialect: "go".into(),
+                template_dialect_reason: "declared by templateDialect".into(),
                 ..Snapshot::default()
             }),
             rejected_total: 0,
@@ -178,6 +187,10 @@ mod tests {
         );
         assert!(text.contains("snapshot: version 2 sha256:aa"), "{text}");
         assert!(text.contains("config: file /cfg/config"), "{text}");
+        assert!(
+            text.contains("templates: go (declared by templateDialect)"),
+            "{text}"
+        );
         assert!(text.contains("injector-a (injector 0.1.0"), "{text}");
         assert!(text.contains("acked: none"), "{text}");
         assert!(

@@ -262,7 +262,10 @@ fn check_explains_the_decision_chain() {
         "{stdout}"
     );
     assert!(stdout.contains("=> INJECT (policy_enabled)"), "{stdout}");
-    assert!(stdout.contains("templates: sidecar"), "{stdout}");
+    assert!(
+        stdout.contains("templates: sidecar (in handlebars: a template opens a handlebars block)"),
+        "{stdout}"
+    );
 
     let out = run(
         &[

@@ -201,6 +201,21 @@ async fn istio_configmaps_inject_the_same_pods_from_a_directory_and_from_the_api
     let by_kube = injector(&kube_url).await;
     let engine = engine();
 
+    // Both servers say which dialect they chose for Istio's ConfigMap, and
+    // why: Istio's ConfigMap declares none.
+    for url in [from_dir.url(), kube_url.clone()] {
+        let out = std::process::Command::new(cargo_bin("config-server", "config-server"))
+            .args(["status", "--server", &url])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("templates: go (no templateDialect and no handlebars block"),
+            "{url}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     for (i, input) in INPUTS.iter().enumerate() {
         let pod = pod_of(input);
         let a = admit(&by_dir, &pod, 2 * i).await;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::annotations::{self, AnnotationError};
-use crate::config::{Config, Dialect};
+use crate::config::{Config, Dialect, DialectReason};
 use crate::decision::{self, Decision, Subject, Trace};
 use crate::merge::{self, Injected};
 use crate::patch::{self, PatchError};
@@ -298,6 +298,11 @@ impl Engine {
     /// The language of this configuration's templates.
     pub fn dialect(&self) -> Dialect {
         self.templates.dialect()
+    }
+
+    /// Why [`Engine::dialect`] was chosen, for status and logs.
+    pub fn dialect_reason(&self) -> DialectReason {
+        self.config.inject.dialect().1
     }
 
     /// The control-plane revision this configuration serves.

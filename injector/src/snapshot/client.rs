@@ -165,7 +165,12 @@ async fn apply(snapshot: Snapshot, store: &SnapshotStore) -> StreamRequest {
     };
     let kind = match outcome {
         Ok(_) => {
-            tracing::info!(version = snapshot.version, hash = %snapshot.hash, "serving snapshot");
+            tracing::info!(
+                version = snapshot.version,
+                hash = %snapshot.hash,
+                template_dialect = %snapshot.template_dialect,
+                "serving snapshot"
+            );
             stream_request::Kind::Ack(Ack {
                 hash: snapshot.hash,
                 version: snapshot.version,
@@ -202,9 +207,21 @@ async fn compile(snapshot: &Snapshot) -> Result<Engine, String> {
             native_sidecars: snapshot.cluster.as_ref().is_some_and(|c| c.native_sidecars),
         },
     };
-    versioner::compile_blocking(raw, snapshot.version)
+    let engine = versioner::compile_blocking(raw, snapshot.version)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    // The server validated the templates in its dialect; serving them in
+    // another would render pods it never checked.
+    let ours = engine.dialect().name();
+    let theirs = &snapshot.template_dialect;
+    if !theirs.is_empty() && theirs != ours {
+        return Err(format!(
+            "the config server read the templates as {theirs} ({}), this injector as {ours} ({})",
+            snapshot.template_dialect_reason,
+            engine.dialect_reason()
+        ));
+    }
+    Ok(engine)
 }
 
 /// Refuses a snapshot that declares it needs a newer injector than this one.
@@ -378,6 +395,39 @@ mod tests {
                 feed(&snapshot.encode_to_vec());
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_read_in_another_dialect_is_refused() {
+        let raw = RawConfig::embedded();
+        let snapshot = |dialect: &str| Snapshot {
+            version: 2,
+            hash: "sha256:other".into(),
+            config: raw.config.body.clone(),
+            values: raw.values.body.clone(),
+            mesh: raw.mesh.body.clone(),
+            template_dialect: dialect.into(),
+            template_dialect_reason: "declared by templateDialect".into(),
+            ..Snapshot::default()
+        };
+        let store = SnapshotStore::default();
+        let reply = apply(snapshot("go"), &store).await;
+        match reply.kind {
+            Some(stream_request::Kind::Nack(nack)) => assert!(
+                nack.error.contains("read the templates as go")
+                    && nack.error.contains("this injector as handlebars"),
+                "{}",
+                nack.error
+            ),
+            other => panic!("served templates read in another dialect: {other:?}"),
+        }
+        assert!(store.load().is_none());
+        let reply = apply(snapshot("handlebars"), &store).await;
+        assert!(
+            matches!(reply.kind, Some(stream_request::Kind::Ack(_))),
+            "{reply:?}"
+        );
+        assert_eq!(store.load().unwrap().engine.version(), 2);
     }
 
     #[test]

@@ -59,6 +59,8 @@ async fn apply(
             tracing::info!(
                 version = engine.version(),
                 hash = engine.hash(),
+                template_dialect = engine.dialect().name(),
+                template_dialect_reason = %engine.dialect_reason(),
                 "serving configuration"
             );
             store.publish(engine);

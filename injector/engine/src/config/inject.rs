@@ -83,6 +83,18 @@ pub enum DialectReason {
     Default,
 }
 
+impl std::fmt::Display for DialectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DialectReason::Declared => "declared by templateDialect",
+            DialectReason::HandlebarsBlock => "a template opens a handlebars block",
+            DialectReason::Default => {
+                "no templateDialect and no handlebars block, as in Istio's ConfigMap"
+            }
+        })
+    }
+}
+
 fn default_templates() -> Vec<String> {
     vec!["sidecar".to_string()]
 }

@@ -46,7 +46,13 @@ pub fn check(
                 let templates = engine
                     .select_templates(&site.pod["metadata"])
                     .map_err(inject_err)?;
-                let _ = writeln!(out, "  templates: {}", templates.join(", "));
+                let _ = writeln!(
+                    out,
+                    "  templates: {} (in {}: {})",
+                    templates.join(", "),
+                    engine.dialect().name(),
+                    engine.dialect_reason()
+                );
             }
             Ok::<(), ManifestError>(())
         })?;
