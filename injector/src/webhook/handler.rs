@@ -43,16 +43,23 @@ pub(super) async fn inject(
     let served = state.store.load().ok_or(AdmissionError::NotReady)?;
     span.record("snapshot.version", served.engine.version());
     span.record("snapshot.hash", served.engine.hash());
-    // Off the runtime's threads: the guard's deadline can only fire at an
-    // await, and rendering is CPU work. A request that times out leaves
-    // its work to finish unseen; it holds no lock.
-    let in_work = span.clone();
-    let work = tokio::task::spawn_blocking(move || {
-        in_work.in_scope(|| admission::admit(&served.engine, &served.responses, &review))
-    });
-    let admission = work
-        .await
-        .map_err(|join| AdmissionError::Panic(join.to_string()))??;
+    let admission = match admission::admit_cached(&served.responses, &review)? {
+        Some(cached) => cached,
+        // Off the runtime's threads: the guard's deadline can only fire at
+        // an await, and rendering is CPU work. Work whose request timed
+        // out before a thread took it up is dropped.
+        None => {
+            let in_work = span.clone();
+            state
+                .workers
+                .run(move || {
+                    in_work
+                        .in_scope(|| admission::admit(&served.engine, &served.responses, &review))
+                })
+                .await
+                .map_err(|e| AdmissionError::Panic(e.to_string()))??
+        }
+    };
     span.record("k8s.namespace.name", admission.pod.namespace.as_str());
     span.record("k8s.pod.name", admission.pod.name.as_str());
     span.record("response.cached", admission.cached);

@@ -7,8 +7,9 @@
 //! 2. the panic catcher: a fault in a handler becomes a 500, and the
 //!    connection and the server go on;
 //! 3. [`guard`]: load shedding, concurrency and the [`deadline`];
-//! 4. [`handler`]: content type, body cap, envelope, engine (on the
-//!    blocking pool, so the deadline holds however long it takes).
+//! 4. [`handler`]: content type, body cap, envelope, then the answer: from
+//!    the response cache at once, or from the engine on one of the
+//!    [`workers`] (so the deadline holds however long it takes).
 //!
 //! The router takes its state as a value so tests, the server and the load
 //! bench build the same stack.
@@ -18,6 +19,7 @@ mod error;
 mod guard;
 mod handler;
 mod record;
+mod workers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +32,7 @@ use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use error::AdmissionError;
+use workers::Workers;
 
 use crate::metrics::Metrics;
 use crate::snapshot::SnapshotStore;
@@ -49,6 +52,9 @@ pub struct Limits {
     pub max_concurrent: usize,
     /// Requests waiting for a processing slot; more are shed with a 503.
     pub max_queued: usize,
+    /// Threads running the engine for pods the response cache does not
+    /// hold; requests beyond them wait in their processing slot.
+    pub engine_threads: usize,
 }
 
 impl Default for Limits {
@@ -58,8 +64,15 @@ impl Default for Limits {
             timeout: Duration::from_secs(10),
             max_concurrent: 32,
             max_queued: 256,
+            engine_threads: default_engine_threads(),
         }
     }
+}
+
+/// One engine thread per CPU the process may use (the standard library
+/// reads the cgroup's CPU quota, so a pod's CPU limit counts).
+fn default_engine_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
 }
 
 /// What the router needs.
@@ -80,32 +93,39 @@ struct WebhookState {
     admitted: Arc<Semaphore>,
     /// Permits for requests being processed.
     running: Arc<Semaphore>,
+    workers: Workers,
 }
 
 type SharedState = Arc<WebhookState>;
 
 impl WebhookState {
-    fn new(store: Arc<SnapshotStore>, metrics: Arc<Metrics>, limits: Limits) -> SharedState {
-        Arc::new(WebhookState {
+    fn new(
+        store: Arc<SnapshotStore>,
+        metrics: Arc<Metrics>,
+        limits: Limits,
+    ) -> std::io::Result<SharedState> {
+        Ok(Arc::new(WebhookState {
             store,
             metrics,
             limits,
             admitted: Arc::new(Semaphore::new(limits.max_concurrent + limits.max_queued)),
             running: Arc::new(Semaphore::new(limits.max_concurrent)),
-        })
+            workers: Workers::start(limits.engine_threads)?,
+        }))
     }
 }
 
-/// The webhook's routes with every layer applied.
-pub fn router(options: Options) -> Router {
-    let state = WebhookState::new(options.store, options.metrics, options.limits);
+/// The webhook's routes with every layer applied. Fails only if the
+/// engine threads cannot be started.
+pub fn router(options: Options) -> std::io::Result<Router> {
+    let state = WebhookState::new(options.store, options.metrics, options.limits)?;
     let mut routes = Router::new()
         .route("/inject", post(handler::inject))
         .route("/inject/{*rest}", post(handler::inject));
     if options.bench_trivial {
         routes = routes.route(TRIVIAL_PATH, post(handler::trivial));
     }
-    with_layers(routes, state)
+    Ok(with_layers(routes, state))
 }
 
 /// Applies the layers to `routes`, innermost first.
@@ -114,12 +134,8 @@ fn with_layers(routes: Router<SharedState>, state: SharedState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .route_layer(CatchPanicLayer::custom(
             |panic: Box<dyn std::any::Any + Send>| {
-                let detail = panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("(no message)");
-                AdmissionError::Panic(detail.to_string()).into_response()
+                AdmissionError::Panic(workers::panic_message(panic.as_ref()).to_string())
+                    .into_response()
             },
         ))
         .route_layer(middleware::from_fn_with_state(

@@ -55,7 +55,8 @@ fn fixture(limits: Limits) -> Fixture {
         metrics: metrics.clone(),
         limits,
         bench_trivial: true,
-    });
+    })
+    .unwrap();
     Fixture {
         store,
         metrics,
@@ -192,7 +193,8 @@ async fn not_ready_without_a_snapshot() {
         metrics: metrics.clone(),
         limits: Limits::default(),
         bench_trivial: false,
-    });
+    })
+    .unwrap();
     let (status, body) = call(&app, post_json("/inject", review(pod()).to_string())).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(String::from_utf8_lossy(&body).contains("no configuration snapshot"));
@@ -230,7 +232,7 @@ async fn slow_bodies_time_out_and_excess_requests_are_shed() {
         max_queued: 1,
         ..Limits::default()
     };
-    let state = WebhookState::new(f.store.clone(), f.metrics.clone(), limits);
+    let state = WebhookState::new(f.store.clone(), f.metrics.clone(), limits).unwrap();
     let f = Fixture {
         app: with_layers(
             Router::new().route("/inject", post(handler::inject)),
@@ -292,7 +294,7 @@ async fn a_panicking_handler_is_a_500_and_the_router_goes_on() {
         max_queued: 2,
         ..Limits::default()
     };
-    let state = WebhookState::new(f.store.clone(), f.metrics.clone(), limits);
+    let state = WebhookState::new(f.store.clone(), f.metrics.clone(), limits).unwrap();
     let routes = Router::new()
         .route("/inject", post(handler::inject))
         .route("/boom", post(boom));

@@ -273,14 +273,33 @@ pub fn admit(
         });
     }
     let key = ResponseCache::key(review.namespace(), review.object.get());
-    let (decided, cached) = match responses.get(&key) {
-        Some(hit) => (hit, true),
-        None => {
-            let decided = Arc::new(decide(engine, review)?);
-            responses.insert(key, decided.clone());
-            (decided, false)
-        }
-    };
+    if let Some(hit) = responses.get(&key) {
+        return answer(&hit, review, true);
+    }
+    let decided = Arc::new(decide(engine, review)?);
+    responses.insert(key, decided.clone());
+    answer(&decided, review, false)
+}
+
+/// The answer [`admit`] would give, when `responses` holds it: a pod being
+/// created whose exact text this snapshot answered before. No engine and
+/// no parse of the pod, so a server may give it on its own threads and
+/// keep its engine threads for pods it has not seen.
+pub fn admit_cached(
+    responses: &ResponseCache,
+    review: &Review,
+) -> Result<Option<Admission>, AdmitError> {
+    if !review.is_pod_create() {
+        return Ok(None);
+    }
+    responses
+        .get(&ResponseCache::key(review.namespace(), review.object.get()))
+        .map(|hit| answer(&hit, review, true))
+        .transpose()
+}
+
+/// `decided`, answered to this review (its uid and version).
+fn answer(decided: &Decided, review: &Review, cached: bool) -> Result<Admission, AdmitError> {
     Ok(Admission {
         body: decided.reply.encode(&review.request)?,
         verdict: decided.verdict.clone(),
@@ -451,9 +470,13 @@ mod tests {
         again["request"]["uid"] = json!("second");
         let again = parse(&again).unwrap();
 
+        assert!(admit_cached(&responses, &first).unwrap().is_none());
         let a = admit(&engine, &responses, &first).unwrap();
         let b = admit(&engine, &responses, &again).unwrap();
         assert!(!a.cached && b.cached);
+        let c = admit_cached(&responses, &again).unwrap().unwrap();
+        assert!(c.cached);
+        assert_eq!(c.body, b.body);
         assert_eq!(a.verdict, b.verdict);
         assert!(
             matches!(a.verdict, Verdict::Injected { patch_operations, .. } if patch_operations > 0)
