@@ -6,12 +6,13 @@
 //! [`source`] reads the inputs, [`cluster`] what the cluster runs, [`snapshot`] validates and numbers them,
 //! [`hub`] holds what the server knows, [`service`] is the gRPC face of the
 //! hub, [`status`] prints it for `config-server status`, and [`admin`] serves
-//! its metrics.
+//! its metrics; [`command`] runs what `main` parsed.
 
 pub mod admin;
 pub mod certs;
 pub mod cli;
 pub mod cluster;
+pub mod command;
 pub mod drift;
 pub mod hub;
 pub mod serve;

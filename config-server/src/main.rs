@@ -4,9 +4,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use config_server::cli::{Cli, Command};
-use config_server::{drift, serve, status};
-use edge::process::ShutdownSignals;
+use config_server::cli::Cli;
+use config_server::command;
 use edge::telemetry::Telemetry;
 
 fn main() -> ExitCode {
@@ -24,21 +23,7 @@ fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tokio::runtime::Runtime::new()?.block_on(async {
         let _telemetry = Telemetry::init(&cli.log, "config-server")?;
-        match cli.command {
-            Command::Serve(args) => {
-                let mut signals = ShutdownSignals::install()?;
-                let shutdown = async move {
-                    signals.recv().await;
-                };
-                serve::serve(&args, shutdown).await?;
-            }
-            Command::Status(args) => {
-                let server = &args.server;
-                let status = status::fetch(&server.server, server.tls().as_ref()).await?;
-                print!("{}", status::render(&status));
-            }
-            Command::Drift(args) => print!("{}", drift::run(&args).await?),
-        }
+        command::run(cli.command).await?;
         Ok(())
     })
 }
