@@ -6,18 +6,19 @@
 # first /bench/trivial (a fixed `allowed: true` behind the same TLS, HTTP and
 # admission layers: the cost of the server stack), then /inject with a
 # realistic AdmissionReview (a Deployment's pod as kube-apiserver sends it,
-# tests/data/ratings-review.json), first the same pod every time (replicas
-# of one workload: the engine's per-snapshot cache of rendered sidecars
-# hits), then a different pod every time (a label carries a sequence
-# number: the cache never hits). All run against the same process in the
-# same run. Reports requests/s, p50/p99 latency, the ratios, and the
+# tests/data/ratings-review.json): the same pod every time (replicas of
+# one workload: the response cache answers); "unique", a different pod every
+# time by a label the templates do not read (the response cache misses, the
+# render cache hits); "new", a different image every time (the first pod of
+# a new workload version: both caches miss, so their byte budgets are what
+# bounds memory). All run against the same process in the same run. Reports requests/s, p50/p99 latency, the ratios, and the
 # server's RSS idle and under load (VmRSS, and the peak VmHWM).
 #
 # The server is pinned to one CPU and wrk to the other, so the two do not
 # compete for a core; with more CPUs, SERVER_CPUS/WRK_CPUS choose them.
 #
 # Usage: tests/load/run.sh   (defaults: 3 rounds of 10 s per target, 32 connections;
-#                             about 2 minutes after the release build)
+#                             about 3 minutes after the release build)
 #        ROUNDS=5 DURATION=20s CONNECTIONS=64 tests/load/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -60,11 +61,17 @@ wrk.headers["Content-Type"] = "application/json"
 local file = assert(io.open(os.getenv("BODY_FILE"), "rb"))
 wrk.body = file:read("*a")
 file:close()
-if os.getenv("UNIQUE") == "1" then
+local unique = os.getenv("UNIQUE")
+if unique == "label" or unique == "image" then
     local sequence = 0
     request = function()
         sequence = sequence + 1
-        local body = string.gsub(wrk.body, '"labels":{', '"labels":{"bench-seq":"' .. sequence .. '",', 1)
+        local body
+        if unique == "label" then
+            body = string.gsub(wrk.body, '"labels":{', '"labels":{"bench-seq":"' .. sequence .. '",', 1)
+        else
+            body = string.gsub(wrk.body, '"image":"', '"image":"r' .. sequence .. '/', 1)
+        end
         return wrk.format(nil, nil, nil, body)
     end
 end
@@ -93,7 +100,7 @@ curl -sf --cacert "$work/tls.crt" -H 'Content-Type: application/json' \
 rss() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$server_pid/status"; }
 
 run_wrk() { # path duration [unique] -> wrk output
-    BODY_FILE="$work/review.json" UNIQUE="${3:-0}" taskset -c "$WRK_CPUS" \
+    BODY_FILE="$work/review.json" UNIQUE="${3:-}" taskset -c "$WRK_CPUS" \
         wrk -t1 -c"$CONNECTIONS" -d"$2" --latency -s "$work/post.lua" "$base$1"
 }
 
@@ -107,12 +114,12 @@ to_ms() {
 
 # Per target, one line per round: requests/s p50 p99 max-RSS.
 measure() { # name path [unique]
-    run_wrk "$2" "$WARMUP" "${3:-0}" >/dev/null
+    run_wrk "$2" "$WARMUP" "${3:-}" >/dev/null
     local samples="$work/rss.$1"
     (while kill -0 "$server_pid" 2>/dev/null; do rss VmRSS; sleep 0.2; done) >"$samples" &
     local sampler=$!
     local out
-    out=$(run_wrk "$2" "$DURATION" "${3:-0}")
+    out=$(run_wrk "$2" "$DURATION" "${3:-}")
     kill "$sampler" 2>/dev/null || true
     wait "$sampler" 2>/dev/null || true
     echo "--- round $round: $1 ($2)"
@@ -137,7 +144,8 @@ idle_rss=$(rss VmRSS)
 for round in $(seq "$ROUNDS"); do
     measure trivial /bench/trivial
     measure inject /inject
-    measure unique /inject 1
+    measure unique /inject label
+    measure new /inject image
 done
 peak=$(rss VmHWM)
 idle_after=$(rss VmRSS)
@@ -147,13 +155,13 @@ echo "injector load bench: $CONNECTIONS connections, keep-alive, TLS, $ROUNDS ro
 echo "server on CPU $SERVER_CPUS, wrk on CPU $WRK_CPUS; body $(wc -c <"$work/review.json") bytes; medians of the rounds;"
 echo "RSS: the server's largest VmRSS while the target ran in the first round (targets run in this order)"
 printf '%-10s %12s %10s %10s %14s   %s\n' target 'requests/s' 'p50 ms' 'p99 ms' 'RSS KiB (1st)' 'requests/s by round'
-for name in trivial inject unique; do
+for name in trivial inject unique new; do
     printf '%-10s %12s %10s %10s %14s   %s\n' "$name" "$(median $name 1)" "$(median $name 2)" \
         "$(median $name 3)" "$(head -1 "$work/results.$name" | cut -d' ' -f4)" \
         "$(cut -d' ' -f1 "$work/results.$name" | paste -sd' ')"
 done
-awk -v i="$(median inject 1)" -v u="$(median unique 1)" -v t="$(median trivial 1)" 'BEGIN {
-    printf "inject / trivial throughput: %.1f%% (same pod; goal: at least 30%%), %.1f%% (unique pods; goal: at least 10%%)\n",
-        100 * i / t, 100 * u / t }'
+awk -v i="$(median inject 1)" -v u="$(median unique 1)" -v n="$(median new 1)" -v t="$(median trivial 1)" 'BEGIN {
+    printf "inject / trivial throughput: %.1f%% (same pod; goal: at least 30%%), %.1f%% (unique pods; goal: at least 10%%), %.1f%% (new pods)\n",
+        100 * i / t, 100 * u / t, 100 * n / t }'
 echo "RSS idle: ${idle_rss} KiB before load, ${idle_after} KiB after; peak (VmHWM): ${peak} KiB"
 curl -s "http://$admin/metrics" | grep -E '^sidecar_injection_(requests|success)_total|^sidecar_injection_failure_total' || true

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::annotations::{self, AnnotationError};
 use crate::config::{Config, Dialect, DialectReason};
 use crate::decision::{self, Decision, Subject, Trace};
+use crate::heap;
 use crate::merge::{self, Injected};
 use crate::patch::{self, PatchError};
 use crate::pod;
@@ -173,8 +174,8 @@ struct Rendered {
 }
 
 /// An entry weighs its key (which holds the pod's metadata and spec) plus
-/// its fragments as JSON, so a few huge pods cannot hold more memory than
-/// many ordinary ones.
+/// the memory its fragments take ([`heap`]), so the budget bounds memory
+/// and a few huge pods cannot hold more of it than many ordinary ones.
 #[derive(Clone)]
 struct RenderWeight;
 
@@ -184,28 +185,16 @@ impl quick_cache::Weighter<Arc<[u8]>, Rendered> for RenderWeight {
     }
 }
 
-/// The bytes a snapshot's render cache holds at most; the least recently
-/// used shapes go first. An ordinary pod's entry is some 20 KiB, so this is
-/// over a thousand pod shapes, and a pod bigger than a cache shard is
-/// rendered every time rather than cached.
-pub const RENDER_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+/// The bytes of memory a snapshot's render cache holds at most; the least
+/// recently used shapes go first. An entry of the embedded sidecar for an
+/// ordinary pod takes some 60 KiB, so this is over a hundred pod shapes
+/// (replicas of one workload are answered by the response cache before
+/// they get here), and a pod bigger than a cache shard is rendered every
+/// time rather than cached.
+pub const RENDER_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The number of entries the cache is sized for (its hash table).
-const RENDER_CACHE_ENTRIES: usize = 1024;
-
-/// Counts JSON bytes without building them.
-struct ByteCount(u64);
-
-impl std::io::Write for ByteCount {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len() as u64;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+const RENDER_CACHE_ENTRIES: usize = 256;
 
 impl Engine {
     /// Compiles `config` and proves it on a probe pod, so a configuration
@@ -558,12 +547,9 @@ impl Engine {
         }
         span.record("render.cached", false);
         let fragments = Arc::new(self.templates.render(templates, &self.inputs, &pod_data)?);
-        let mut count = ByteCount(0);
-        serde_json::to_writer(&mut count, &*fragments)
-            .map_err(InjectError::serialize("the rendered fragments"))?;
         let rendered = Rendered {
             fragments: fragments.clone(),
-            bytes: count.0,
+            bytes: fragments.iter().map(heap::bytes).sum::<usize>() as u64,
         };
         self.rendered.insert(key.into(), rendered);
         Ok((fragments, settings, pod_data.proxy_config))
@@ -751,18 +737,23 @@ mod tests {
             "an entry weighs its key and fragments: {weight}"
         );
 
-        let huge = "x".repeat(1 << 20);
-        for i in 0..48 {
-            // In a label the templates read: a huge annotation they do not
-            // read is not part of the render at all.
+        // In a label the templates read: a huge annotation they do not read
+        // is not part of the render at all. Each entry holds the label in
+        // its key and in the rendered sidecar.
+        let huge = "x".repeat(100 << 10);
+        for i in 0..64 {
             inject(&engine, &pod(&format!("huge-{i}-{huge}"), ""));
             assert!(engine.rendered.weight() <= RENDER_CACHE_BYTES);
         }
         assert!(
-            engine.rendered.len() < 48 + probed,
-            "48 MiB of huge pods did not all stay: {}",
+            engine.rendered.len() < 64 + probed,
+            "64 huge pods (over 12 MiB) did not all stay: {}",
             engine.rendered.len()
         );
-        assert!(engine.rendered.weight() > RENDER_CACHE_BYTES / 4);
+        assert!(
+            engine.rendered.weight() > RENDER_CACHE_BYTES / 4,
+            "{}",
+            engine.rendered.weight()
+        );
     }
 }

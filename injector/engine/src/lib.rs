@@ -22,6 +22,7 @@ pub mod annotations;
 pub mod config;
 pub mod decision;
 pub mod engine;
+mod heap;
 pub mod manifest;
 pub mod merge;
 pub mod patch;
