@@ -14,7 +14,7 @@ use crate::config::{Config, Dialect, DialectReason};
 use crate::decision::{self, Decision, Subject, Trace};
 use crate::heap;
 use crate::merge::{self, Injected};
-use crate::patch::{self, PatchError};
+use crate::patch::{self, Names, PatchError};
 use crate::pod;
 use crate::postprocess::istio::{self, IstioError};
 use crate::postprocess::overrides::{self, Overrides};
@@ -411,7 +411,7 @@ impl Engine {
             let _span = tracing::info_span!("status").entered();
             self.record_status(&mut pod, injected, &overrides)?;
         }
-        finish(req, pod, templates)
+        finish(req, pod, templates, Names::Unique)
     }
 
     /// Istio's `injectPod`, which Istio's templates are written for: the
@@ -464,7 +464,7 @@ impl Engine {
                 .map(|(k, v)| (k.clone(), v.clone()));
             istio::post_process(&mut overlay, &original, &ctx, status, added)?;
         }
-        finish(req, overlay.pod, templates)
+        finish(req, overlay.pod, templates, Names::AsRendered)
     }
 
     /// Undoes an earlier injection, so injecting twice is injecting once:
@@ -601,10 +601,11 @@ fn finish(
     req: &PodRequest<'_>,
     pod: Value,
     templates: Vec<String>,
+    names: Names,
 ) -> Result<Injection, InjectError> {
     let patch = {
         let _span = tracing::info_span!("patch").entered();
-        patch::diff(req.pod, &pod)?
+        patch::diff(req.pod, &pod, names)?
     };
     Ok(Injection {
         decision: Decision {

@@ -21,10 +21,22 @@ pub enum PatchError {
     InvalidResult(String),
 }
 
-/// Checks that `injected` is a Pod and diffs it from `original`.
-pub fn diff(original: &Value, injected: &Value) -> Result<Patch, PatchError> {
-    if let Err(result) = typed_pod(injected) {
-        return Err(match typed_pod(original) {
+/// Whether the injected pod's container and volume names must be unique.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Names {
+    /// As the API server requires: our templates are held to it.
+    Unique,
+    /// As rendered: Istio's templates give Istio's pod, even one the API
+    /// server will refuse for its names (Istio's `spire` template with
+    /// native sidecars names two containers `istio-proxy`), as Istio does.
+    AsRendered,
+}
+
+/// Checks that `injected` is a Pod, with its names held to `names`, and
+/// diffs it from `original`.
+pub fn diff(original: &Value, injected: &Value, names: Names) -> Result<Patch, PatchError> {
+    if let Err(result) = typed_pod(injected, names) {
+        return Err(match typed_pod(original, names) {
             Err(received) => PatchError::NotAPod(received),
             Ok(()) => PatchError::InvalidResult(result),
         });
@@ -155,13 +167,14 @@ fn diff_by_index(
 }
 
 /// Deserializes into the real Kubernetes type: the check that a pod has the
-/// shape the API server accepts. Names must also be unique, as the API
-/// server requires: a template that adds a second volume or container of a
-/// name would otherwise be served, and re-injecting such a pod (which undoes
-/// the first injection by name) would not give it back.
-fn typed_pod(pod: &Value) -> Result<(), String> {
+/// shape the API server accepts. With [`Names::Unique`], names must also be
+/// unique, as the API server requires: a template of ours that adds a
+/// second volume or container of a name would otherwise be served, and
+/// re-injecting such a pod (which undoes the first injection by name) would
+/// not give it back.
+fn typed_pod(pod: &Value, names: Names) -> Result<(), String> {
     let pod = Pod::deserialize(pod).map_err(|e| e.to_string())?;
-    let Some(spec) = pod.spec else {
+    let (Names::Unique, Some(spec)) = (names, pod.spec) else {
         return Ok(());
     };
     let containers = spec
@@ -193,12 +206,15 @@ mod tests {
     fn blames_the_request_or_the_templates() {
         let good = json!({"spec": {"containers": [{"name": "app"}]}});
         let bad = json!({"spec": {"containers": "not a list"}});
-        assert_eq!(diff(&good, &good).unwrap().0.len(), 0);
+        assert_eq!(diff(&good, &good, Names::Unique).unwrap().0.len(), 0);
         assert!(matches!(
-            diff(&good, &bad),
+            diff(&good, &bad, Names::Unique),
             Err(PatchError::InvalidResult(_))
         ));
-        assert!(matches!(diff(&bad, &bad), Err(PatchError::NotAPod(_))));
+        assert!(matches!(
+            diff(&bad, &bad, Names::Unique),
+            Err(PatchError::NotAPod(_))
+        ));
     }
 
     /// Applies the diff and checks it lands on `right`; returns the ops.
@@ -270,12 +286,14 @@ mod tests {
         let good = json!({"spec": {"initContainers": [{"name": "init"}], "containers": [{"name": "app"}],
                                    "volumes": [{"name": "a"}, {"name": "b"}]}});
         let twice = json!({"spec": {"containers": [{"name": "app"}], "volumes": [{"name": "a"}, {"name": "a"}]}});
-        let err = diff(&good, &twice).unwrap_err().to_string();
+        let err = diff(&good, &twice, Names::Unique).unwrap_err().to_string();
         assert!(err.contains("two volumes are named \"a\""), "{err}");
         let shared =
             json!({"spec": {"initContainers": [{"name": "app"}], "containers": [{"name": "app"}]}});
         assert!(
-            matches!(diff(&shared, &shared), Err(PatchError::NotAPod(m)) if m.contains("container"))
+            matches!(diff(&shared, &shared, Names::Unique), Err(PatchError::NotAPod(m)) if m.contains("container"))
         );
+        // Istio's templates are held to what Istio makes.
+        assert!(diff(&good, &twice, Names::AsRendered).is_ok());
     }
 }
