@@ -9,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use injector_engine::admission::{self, Admission, Review};
+use injector_engine::admission::{self, Admission, Lookup, Review};
 use tracing::Span;
 
 use super::SharedState;
@@ -43,18 +43,17 @@ pub(super) async fn inject(
     let served = state.store.load().ok_or(AdmissionError::NotReady)?;
     span.record("snapshot.version", served.engine.version());
     span.record("snapshot.hash", served.engine.hash());
-    let admission = match admission::admit_cached(&served.responses, &review)? {
-        Some(cached) => cached,
+    let admission = match admission::lookup(&served.responses, &review)? {
+        Lookup::Answered(admission) => admission,
         // Off the runtime's threads: the guard's deadline can only fire at
         // an await, and rendering is CPU work. Work whose request timed
         // out before a thread took it up is dropped.
-        None => {
+        Lookup::Miss(miss) => {
             let in_work = span.clone();
             state
                 .workers
                 .run(move || {
-                    in_work
-                        .in_scope(|| admission::admit(&served.engine, &served.responses, &review))
+                    in_work.in_scope(|| miss.admit(&served.engine, &served.responses, &review))
                 })
                 .await
                 .map_err(|e| AdmissionError::Panic(e.to_string()))??

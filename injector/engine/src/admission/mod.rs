@@ -249,53 +249,83 @@ pub fn admit(
     responses: &ResponseCache,
     review: &Review,
 ) -> Result<Admission, AdmitError> {
-    if !review.is_pod_create() {
-        let detail = format!(
-            "{:?} of a {}",
-            review.request.operation, review.request.kind.kind
-        );
-        return Ok(Admission {
-            body: answer::allow(&review.request)?,
-            verdict: Verdict::Skipped {
-                reason: SKIP_NOT_POD_CREATE,
-                detail,
-            },
-            // A rare path (a misconfigured rule): the object is read for
-            // its name.
-            pod: review
-                .pod()
-                .map(|pod| PodName::of(&pod, review))
-                .unwrap_or_else(|_| PodName {
-                    namespace: review.namespace().to_string(),
-                    name: review.request.name.clone(),
-                }),
-            cached: false,
-        });
+    match lookup(responses, review)? {
+        Lookup::Answered(admission) => Ok(admission),
+        Lookup::Miss(miss) => miss.admit(engine, responses, review),
     }
-    let key = ResponseCache::key(review.namespace(), review.object.get());
-    if let Some(hit) = responses.get(&key) {
-        return answer(&hit, review, true);
-    }
-    let decided = Arc::new(decide(engine, review)?);
-    responses.insert(key, decided.clone());
-    answer(&decided, review, false)
 }
 
-/// The answer [`admit`] would give, when `responses` holds it: a pod being
-/// created whose exact text this snapshot answered before. No engine and
-/// no parse of the pod, so a server may give it on its own threads and
-/// keep its engine threads for pods it has not seen.
-pub fn admit_cached(
-    responses: &ResponseCache,
-    review: &Review,
-) -> Result<Option<Admission>, AdmitError> {
+/// The first half of [`admit`]: what the response cache holds for a review.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A pod being created whose exact text this snapshot answered before:
+    /// no engine and no parse of the pod, so a server may answer it on its
+    /// own threads and keep its engine threads for pods it has not seen.
+    Answered(Admission),
+    /// Anything else: [`Miss::admit`] runs the engine.
+    Miss(Miss),
+}
+
+/// A review the response cache could not answer, with its cache key when
+/// it is a pod being created (computed once, for the lookup and the insert).
+#[derive(Debug)]
+pub struct Miss {
+    key: Option<Box<[u8]>>,
+}
+
+/// Looks `review` up in `responses`.
+pub fn lookup(responses: &ResponseCache, review: &Review) -> Result<Lookup, AdmitError> {
     if !review.is_pod_create() {
-        return Ok(None);
+        return Ok(Lookup::Miss(Miss { key: None }));
     }
-    responses
-        .get(&ResponseCache::key(review.namespace(), review.object.get()))
-        .map(|hit| answer(&hit, review, true))
-        .transpose()
+    let key = ResponseCache::key(review.namespace(), review.object.get());
+    match responses.get(&key) {
+        Some(hit) => Ok(Lookup::Answered(answer(&hit, review, true)?)),
+        None => Ok(Lookup::Miss(Miss { key: Some(key) })),
+    }
+}
+
+impl Miss {
+    /// The second half of [`admit`]: runs the engine for `review` (the
+    /// review that was looked up) and caches the answer.
+    pub fn admit(
+        self,
+        engine: &Engine,
+        responses: &ResponseCache,
+        review: &Review,
+    ) -> Result<Admission, AdmitError> {
+        let Some(key) = self.key else {
+            return not_pod_create(review);
+        };
+        let decided = Arc::new(decide(engine, review)?);
+        responses.insert(key, decided.clone());
+        answer(&decided, review, false)
+    }
+}
+
+/// A request that is not a pod being created (a misconfigured rule):
+/// allowed unchanged.
+fn not_pod_create(review: &Review) -> Result<Admission, AdmitError> {
+    let detail = format!(
+        "{:?} of a {}",
+        review.request.operation, review.request.kind.kind
+    );
+    Ok(Admission {
+        body: answer::allow(&review.request)?,
+        verdict: Verdict::Skipped {
+            reason: SKIP_NOT_POD_CREATE,
+            detail,
+        },
+        // A rare path: the object is read for its name.
+        pod: review
+            .pod()
+            .map(|pod| PodName::of(&pod, review))
+            .unwrap_or_else(|_| PodName {
+                namespace: review.namespace().to_string(),
+                name: review.request.name.clone(),
+            }),
+        cached: false,
+    })
 }
 
 /// `decided`, answered to this review (its uid and version).
@@ -470,11 +500,16 @@ mod tests {
         again["request"]["uid"] = json!("second");
         let again = parse(&again).unwrap();
 
-        assert!(admit_cached(&responses, &first).unwrap().is_none());
+        assert!(matches!(
+            lookup(&responses, &first).unwrap(),
+            Lookup::Miss(_)
+        ));
         let a = admit(&engine, &responses, &first).unwrap();
         let b = admit(&engine, &responses, &again).unwrap();
         assert!(!a.cached && b.cached);
-        let c = admit_cached(&responses, &again).unwrap().unwrap();
+        let Lookup::Answered(c) = lookup(&responses, &again).unwrap() else {
+            panic!("a pod answered before is not in the cache");
+        };
         assert!(c.cached);
         assert_eq!(c.body, b.body);
         assert_eq!(a.verdict, b.verdict);
