@@ -152,6 +152,8 @@ pub enum Outcome {
 pub struct Engine {
     config: Config,
     templates: Templates,
+    /// Why the templates are in their dialect, decided with it.
+    dialect_reason: DialectReason,
     inputs: TemplateInputs,
     /// Container names the templates inject; user containers with these
     /// names are overrides.
@@ -202,11 +204,13 @@ impl Engine {
     pub fn compile(config: Config, version: u64) -> Result<Self, CompileError> {
         let inputs = TemplateInputs::new(&config)
             .map_err(|e| CompileError::Template(TemplateError::Data(e)))?;
-        let templates = Templates::compile(&config.inject, &inputs)?;
+        let (dialect, dialect_reason) = config.inject.dialect();
+        let templates = Templates::compile(&config.inject, dialect, &inputs)?;
         let hash = config.hash().map_err(CompileError::Hash)?;
         let mut engine = Engine {
             config,
             templates,
+            dialect_reason,
             inputs,
             sidecar_names: BTreeSet::new(),
             hash,
@@ -291,7 +295,7 @@ impl Engine {
 
     /// Why [`Engine::dialect`] was chosen, for status and logs.
     pub fn dialect_reason(&self) -> DialectReason {
-        self.config.inject.dialect().1
+        self.dialect_reason
     }
 
     /// The control-plane revision this configuration serves.

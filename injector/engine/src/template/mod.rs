@@ -43,11 +43,16 @@ pub enum Templates {
 }
 
 impl Templates {
-    /// Compiles every template in the configuration's dialect.
-    pub fn compile(config: &InjectConfig, inputs: &TemplateInputs) -> Result<Self, TemplateError> {
+    /// Compiles every template in `dialect` (as the configuration's
+    /// [`InjectConfig::dialect`] chose it).
+    pub fn compile(
+        config: &InjectConfig,
+        dialect: Dialect,
+        inputs: &TemplateInputs,
+    ) -> Result<Self, TemplateError> {
         let compile_error =
             |name: String, message: String| TemplateError::Compile { name, message };
-        match config.dialect().0 {
+        match dialect {
             Dialect::Handlebars => handlebars::Registry::compile(&config.templates)
                 .map(Templates::Handlebars)
                 .map_err(|(name, e)| compile_error(name, e.to_string())),
