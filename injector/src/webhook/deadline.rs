@@ -9,6 +9,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use edge::duration::parse_go;
+
 /// The time budget of one request and where it comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Deadline {
@@ -26,7 +28,7 @@ impl Deadline {
             .into_iter()
             .flat_map(|q| q.split('&'))
             .find_map(|pair| pair.strip_prefix("timeout="))
-            .and_then(parse_go_duration);
+            .and_then(parse_go);
         match apiserver {
             Some(timeout) if timeout - timeout / 10 < cap => Deadline {
                 budget: timeout - timeout / 10,
@@ -53,53 +55,11 @@ impl fmt::Display for Deadline {
     }
 }
 
-/// A Go `time.Duration` as `String()` writes it and `ParseDuration` reads
-/// it: `10s`, `1m0s`, `1.5s`, `300ms`.
-fn parse_go_duration(text: &str) -> Option<Duration> {
-    let mut rest = text;
-    let mut total = 0.0_f64;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let (number, tail) = rest.split_at(number_end);
-        let number: f64 = number.parse().ok()?;
-        let unit_end = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_end);
-        let scale = match unit {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "µs" => 1e-6,
-            "ns" => 1e-9,
-            _ => return None,
-        };
-        total += number * scale;
-        rest = tail;
-    }
-    Duration::try_from_secs_f64(total).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const CAP: Duration = Duration::from_secs(10);
-
-    #[test]
-    fn reads_go_durations() {
-        assert_eq!(parse_go_duration("10s"), Some(Duration::from_secs(10)));
-        assert_eq!(parse_go_duration("1m0s"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_go_duration("300ms"), Some(Duration::from_millis(300)));
-        for bad in ["", "10", "s", "10x", "-1s"] {
-            assert_eq!(parse_go_duration(bad), None, "{bad:?}");
-        }
-    }
 
     #[test]
     fn the_api_servers_timeout_less_a_tenth_under_the_cap() {
