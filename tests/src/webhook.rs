@@ -78,6 +78,21 @@ impl Webhook {
             .update(&[("tls.crt", cert_pem), ("tls.key", key_pem)]);
     }
 
+    /// Whether `/readyz` turns 200 (a snapshot is held) within `within`.
+    pub async fn ready_within(&self, within: Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let reply = crate::https::plain_get(self.admin, "/readyz").await;
+            if reply.is_ok_and(|reply| reply.status.is_success()) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Waits for a log line containing all of `needles`.
     pub fn wait_for_log(&self, needles: &[&str]) -> Option<String> {
         self.process.wait_for_line(needles, Duration::from_secs(10))

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use e2e::atomic_dir::AtomicDir;
 use e2e::config_plane::{AdmissionLoad, ConfigServer, hash_of};
-use e2e::https;
 use e2e::webhook::Webhook;
 use injector_engine::config::embedded;
 use test_support::config::{BROKEN_CONFIG, config_with_marker, eventually};
@@ -39,14 +38,10 @@ fn update(dir: &mut AtomicDir, config: &str) {
 /// snapshot).
 async fn injector(server: &ConfigServer, name: &str) -> Webhook {
     let webhook = Webhook::start(&["--config-server", &server.url(), "--pod-name", name]);
-    let deadline = Instant::now() + WAIT;
-    while !https::plain_get(webhook.admin, "/readyz")
-        .await
-        .is_ok_and(|reply| reply.status.is_success())
-    {
-        assert!(Instant::now() < deadline, "{name} never became ready");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    assert!(
+        webhook.ready_within(WAIT).await,
+        "{name} never became ready"
+    );
     webhook
 }
 

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use e2e::cargo_bin::cargo_bin;
 use e2e::config_plane::{ConfigServer, write_config};
-use e2e::https;
 use e2e::pki::Ca;
 use e2e::webhook::Webhook;
 use injector_engine::config::embedded;
@@ -72,17 +71,10 @@ async fn injector_and_status_reach_the_server_over_mutual_tls() {
         "--pod-name",
         "injector-tls",
     ]);
-    let deadline = Instant::now() + WAIT;
-    while !https::plain_get(injector.admin, "/readyz")
-        .await
-        .is_ok_and(|reply| reply.status.is_success())
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the injector never got a snapshot over mTLS"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert!(
+        injector.ready_within(WAIT).await,
+        "the injector never got a snapshot over mTLS"
+    );
 
     let deadline = Instant::now() + WAIT;
     let text = loop {

@@ -9,12 +9,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use e2e::cargo_bin::cargo_bin;
 use e2e::config_plane::ConfigServer;
-use e2e::https::{self, Protocol};
+use e2e::https::Protocol;
 use e2e::process::Process;
 use e2e::webhook::Webhook;
 use injector_engine::engine::{Engine, Outcome, PodRequest};
@@ -103,14 +103,10 @@ async fn admit(webhook: &Webhook, pod: &Value, uid: usize) -> Value {
 /// An injector streaming from `url`, once it holds a snapshot.
 async fn injector(url: &str) -> Webhook {
     let webhook = Webhook::start(&["--config-server", url]);
-    let deadline = Instant::now() + WAIT;
-    while !https::plain_get(webhook.admin, "/readyz")
-        .await
-        .is_ok_and(|reply| reply.status.is_success())
-    {
-        assert!(Instant::now() < deadline, "the injector never became ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert!(
+        webhook.ready_within(WAIT).await,
+        "the injector never became ready"
+    );
     webhook
 }
 

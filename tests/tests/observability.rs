@@ -94,14 +94,10 @@ async fn injector(server: &ConfigServer, env: &[(&str, &str)]) -> Webhook {
 }
 
 async fn wait_ready(webhook: &Webhook) {
-    let deadline = Instant::now() + WAIT;
-    while !https::plain_get(webhook.admin, "/readyz")
-        .await
-        .is_ok_and(|reply| reply.status.is_success())
-    {
-        assert!(Instant::now() < deadline, "the injector never became ready");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    assert!(
+        webhook.ready_within(WAIT).await,
+        "the injector never became ready"
+    );
 }
 
 async fn span(

@@ -25,7 +25,9 @@ use injector_engine::engine::Engine;
 use injector_engine::manifest::kube_inject::kube_inject;
 use injector_engine::{Config, yaml};
 use serde_json::{Map, Value};
-use support::{istio_config, item_key, overlay, pods, set_path, shared, status_on_istio_fields};
+use support::{
+    istio_config, item_key, names, overlay, pods, set_path, shared, status_on_istio_fields,
+};
 
 /// Differences accepted, as `(case substring, path prefix, reason)`.
 const ACCEPTED: &[(&str, &str, &str)] = &[];
@@ -321,15 +323,6 @@ fn inject_one(manifest: &Value) -> Value {
     let report = kube_inject(&engine, &yaml::to_string(manifest).unwrap()).unwrap();
     assert_eq!(report.injected, 1, "{:?}", report.skipped);
     pods(&report.output).remove(0)
-}
-
-fn names(pod: &Value, list: &str) -> Vec<String> {
-    pod["spec"][list]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str().map(str::to_string))
-        .collect()
 }
 
 fn container<'a>(pod: &'a Value, list: &str, name: &str) -> &'a Value {

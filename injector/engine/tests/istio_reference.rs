@@ -21,7 +21,7 @@ use injector_engine::config::ClusterFacts;
 use injector_engine::engine::Engine;
 use injector_engine::manifest::kube_inject::kube_inject;
 use serde_json::{Map, Value, json};
-use support::{item_key, overlay, pods, status_on_istio_fields};
+use support::{item_key, names, overlay, pods, status_on_istio_fields};
 
 /// Differences we accept, by path pattern, with the reason.
 const EXPLAINED: &[(&str, &str)] = &[
@@ -134,15 +134,6 @@ fn engine_for(output: &str) -> Engine {
     overlay(&mut mesh, &case_mesh(output));
     config.mesh = serde_json::from_value(mesh).unwrap();
     Engine::compile(config, 0).unwrap()
-}
-
-fn names(pod: &Value, list: &str) -> Vec<String> {
-    pod["spec"][list]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str().map(str::to_string))
-        .collect()
 }
 
 fn capture_args(pod: &Value) -> Option<Value> {

@@ -13,21 +13,10 @@ use tower::ServiceExt;
 
 use super::*;
 use injector_engine::{Engine, Outcome, PodRequest, RawConfig};
+use test_support::admission::pod_create_review;
 
 fn review(pod: Value) -> Value {
-    json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "3f0c6a2e-0000-4000-8000-000000000001",
-            "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "resource": {"group": "", "version": "v1", "resource": "pods"},
-            "namespace": "shop",
-            "operation": "CREATE",
-            "userInfo": {"username": "alice"},
-            "object": pod
-        }
-    })
+    pod_create_review(&pod, "shop", "3f0c6a2e-0000-4000-8000-000000000001")
 }
 
 fn pod() -> Value {

@@ -86,12 +86,11 @@ fn creates_pods(webhook: &Value) -> bool {
     })
 }
 
-/// The webhook's answer (`response`) or why there is none.
-async fn call(webhook: &Value, pod: &Value, uid: &str) -> Result<Value, String> {
-    let seconds = webhook["timeoutSeconds"]
-        .as_u64()
-        .unwrap_or(DEFAULT_TIMEOUT);
-    let review = json!({
+/// The AdmissionReview (`admission.k8s.io/v1`) kube-apiserver sends a
+/// mutating webhook for the creation of `pod` in `namespace`. `name` is
+/// left out while the pod has none (its `generateName` is not applied yet).
+pub fn pod_create_review(pod: &Value, namespace: &str, uid: &str) -> Value {
+    let mut review = json!({
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
         "request": {
@@ -100,8 +99,7 @@ async fn call(webhook: &Value, pod: &Value, uid: &str) -> Result<Value, String> 
             "resource": {"group": "", "version": "v1", "resource": "pods"},
             "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
             "requestResource": {"group": "", "version": "v1", "resource": "pods"},
-            "name": pod["metadata"]["name"],
-            "namespace": pod["metadata"]["namespace"],
+            "namespace": namespace,
             "operation": "CREATE",
             "userInfo": {"username": "system:serviceaccount:test:creator"},
             "object": pod,
@@ -110,6 +108,19 @@ async fn call(webhook: &Value, pod: &Value, uid: &str) -> Result<Value, String> 
             "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
         },
     });
+    if let Some(name) = pod["metadata"]["name"].as_str() {
+        review["request"]["name"] = json!(name);
+    }
+    review
+}
+
+/// The webhook's answer (`response`) or why there is none.
+async fn call(webhook: &Value, pod: &Value, uid: &str) -> Result<Value, String> {
+    let seconds = webhook["timeoutSeconds"]
+        .as_u64()
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+    let review = pod_create_review(pod, namespace, uid);
     let url = webhook["clientConfig"]["url"]
         .as_str()
         .ok_or("the fake calls webhooks by clientConfig.url only")?;

@@ -4,25 +4,17 @@
 use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::{Value, json};
+use test_support::admission::pod_create_review;
 
 use crate::check;
 use crate::inputs::{self, budget, engine};
 
 fn review(pod: Value) -> Value {
-    json!({
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
-            "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "resource": {"group": "", "version": "v1", "resource": "pods"},
-            "namespace": check::NAMESPACE,
-            "operation": "CREATE",
-            "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller"},
-            "object": pod,
-            "dryRun": false
-        }
-    })
+    pod_create_review(
+        &pod,
+        check::NAMESPACE,
+        "705ab4f5-6393-11e8-b7cc-42010a800002",
+    )
 }
 
 fn plain_pod() -> Value {

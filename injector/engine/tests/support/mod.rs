@@ -63,6 +63,16 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) {
 /// The pods of a manifest, in order. Istio puts a CronJob pod's metadata
 /// on `jobTemplate.metadata` (its pods never see it); compared where the
 /// pod template has it.
+/// The names of a pod's `containers` or `initContainers`, in order.
+pub fn names(pod: &Value, list: &str) -> Vec<String> {
+    pod["spec"][list]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .collect()
+}
+
 pub fn pods(manifest: &str) -> Vec<Value> {
     let mut docs = yaml::parse_documents(manifest).unwrap();
     let mut out = Vec::new();
