@@ -667,26 +667,18 @@ fn probe_pod() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::RawConfig;
     use serde_json::json;
 
     #[test]
     fn pods_that_differ_only_in_labels_the_templates_do_not_read_share_one_render() {
-        let engine = Engine::compile(crate::RawConfig::embedded().parse().unwrap(), 1).unwrap();
+        let engine = Engine::compile(RawConfig::embedded().parse().unwrap(), 1).unwrap();
         let inject = |labels: Value| {
             let pod = json!({
                 "metadata": {"name": "p", "namespace": "shop", "labels": labels},
                 "spec": {"containers": [{"name": "app", "image": "app:1"}]}
             });
-            let req = PodRequest {
-                pod: &pod,
-                namespace: "shop",
-                namespace_labels: None,
-                workload: None,
-            };
-            match engine.process(&req).unwrap() {
-                Outcome::Injected(injection) => injection.pod,
-                Outcome::Skipped(d) => panic!("skipped: {d:?}"),
-            }
+            inject(&engine, &pod)
         };
         // Compiling rendered the probe pod.
         let probed = engine.rendered_entries();
@@ -708,8 +700,6 @@ mod tests {
         );
     }
 
-    use crate::RawConfig;
-
     fn pod(label: &str, annotation: &str) -> Value {
         json!({
             "apiVersion": "v1", "kind": "Pod",
@@ -718,14 +708,18 @@ mod tests {
         })
     }
 
-    fn inject(engine: &Engine, pod: &Value) {
+    /// The injected pod; fails unless `pod` is injected.
+    fn inject(engine: &Engine, pod: &Value) -> Value {
         let request = PodRequest {
             pod,
             namespace: "shop",
             namespace_labels: None,
             workload: None,
         };
-        assert!(matches!(engine.process(&request), Ok(Outcome::Injected(_))));
+        match engine.process(&request).unwrap() {
+            Outcome::Injected(injection) => injection.pod,
+            Outcome::Skipped(d) => panic!("skipped: {d:?}"),
+        }
     }
 
     /// Distinct pod shapes, ordinary and huge, never hold more than the
