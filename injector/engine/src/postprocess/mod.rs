@@ -34,11 +34,16 @@ pub struct Settings {
     pub hold_application: bool,
 }
 
-/// Applies overrides, rewrites probes and orders the containers.
+/// Applies overrides, rewrites probes and orders the containers. Probes are
+/// rewritten only when the templates injected the proxy: without it nothing
+/// serves the status port, and a user's container of the proxy's name is
+/// theirs, not the proxy to hand probes to.
 pub fn run(pod: &mut Value, injected: &Injected, overrides: &Overrides, settings: Settings) {
     overrides::apply(pod, overrides);
     let sidecars: Vec<String> = injected.all_containers().cloned().collect();
-    let probers = probes::rewrite(pod, &sidecars, settings.probe_port);
-    probes::hand_to_proxy(pod, PROXY_CONTAINER, &probers);
+    if sidecars.iter().any(|name| name == PROXY_CONTAINER) {
+        let probers = probes::rewrite(pod, &sidecars, settings.probe_port);
+        probes::hand_to_proxy(pod, PROXY_CONTAINER, &probers);
+    }
     order::order(pod, injected, settings.hold_application);
 }

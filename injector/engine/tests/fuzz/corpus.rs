@@ -65,3 +65,26 @@ fn a_name_ending_in_dashes_gives_a_stable_canonical_name() {
         assert!(!label.ends_with('-') && label.len() <= 63, "{label}");
     }
 }
+
+/// Found by `arbitrary_pods_inject_validly_and_idempotently`: with no
+/// template selected (`inject.istio.io/templates: ""`) no proxy is
+/// injected, yet app probes were rewritten to the proxy's status port,
+/// which nothing serves; and the user's own container named `istio-proxy`
+/// was rewritten as an app and handed the probes as the proxy, so the
+/// second injection recorded that rewritten container as the user's. Probes
+/// are now rewritten only when the templates inject the proxy.
+#[test]
+fn without_an_injected_proxy_probes_are_left_alone() {
+    for name in ["istio-proxy", "app"] {
+        let probe = json!({"httpGet": {"path": "/ready", "port": 1}});
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"annotations": {"inject.istio.io/templates": ""}, "labels": {}},
+            "spec": {"containers": [{"name": name, "image": "", "readinessProbe": probe}]}
+        });
+        let injected = check::inject(engine(), &pod).unwrap();
+        let container = &injected["spec"]["containers"][0];
+        assert_eq!(container["readinessProbe"], probe, "{injected:#}");
+        assert!(container.get("env").is_none(), "{injected:#}");
+    }
+}
